@@ -1,0 +1,1 @@
+"""Engines: the Engine interface, the classic engine (no weights) and diffusers."""

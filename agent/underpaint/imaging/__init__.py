@@ -1,0 +1,1 @@
+"""Image maths: decoding, selection, context crop, resize, feather, blend, colour match."""

@@ -1,0 +1,1 @@
+"""Jobs: the request object, the queue, the event log and the history store."""

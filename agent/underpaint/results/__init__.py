@@ -1,0 +1,1 @@
+"""Results: the LayeredResult model, recipes and the PSD/PNG writers."""

@@ -1,0 +1,57 @@
+"""LayeredResult: what Photoshop's Layers panel would show for one job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from underpaint.jobs.spec import Rect
+from underpaint.results.recipe import Recipe
+
+
+@dataclass(frozen=True, eq=False)
+class VariantLayer:
+    """One variant: RGBA8 pixels and a Gray8 layer mask, both `bounds`-sized.
+
+    `bounds` is in document coordinates.
+    """
+
+    index: int
+    seed: int
+    name: str
+    bounds: Rect
+    pixels: np.ndarray
+    mask: np.ndarray
+    visible: bool
+
+
+@dataclass(frozen=True, eq=False)
+class LayeredResult:
+    """A group named after the brief, one layer per variant, over the source.
+
+    `source` is the RGBA8 image the client sent (covering `recipe.region`);
+    None for Generate jobs, which have no source pixels.
+    """
+
+    group_name: str
+    source: np.ndarray | None
+    layers: list[VariantLayer]
+    recipe: Recipe
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def region(self) -> Rect:
+        return self.recipe.region
+
+
+def layer_name(brief: str, index: int, seed: int) -> str:
+    """Layer names carry the seed so a designer can tell variants apart and replay one."""
+    return f"{brief} #{index + 1} (seed {seed})"
+
+
+def group_name(prompt: str, mode: str) -> str:
+    brief = " ".join(prompt.split())
+    if not brief:
+        return mode.capitalize()
+    return brief if len(brief) <= 60 else brief[:57] + "..."

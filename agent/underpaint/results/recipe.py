@@ -1,0 +1,52 @@
+"""Recipe: everything needed to re-create a result, as readable JSON."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from underpaint.jobs.spec import Mode, Params, Rect, Size
+from underpaint.version import __version__
+
+RECIPE_KEY = "underpaint:recipe"
+"""Key under which the recipe JSON is stored in PNG text chunks and PSD metadata."""
+
+
+class ModelRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    sha256: str | None = None
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underpaint: str = Field(default=__version__, description="Version of Underpaint that made the result.")
+    engine: str
+    model: ModelRef | None = None
+    mode: Mode
+    params: Params
+    seeds: list[int]
+    document: Size
+    region: Rect
+    image_sha256: str | None = None
+    mask_sha256: str | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Recipe:
+        return cls.model_validate_json(text)
+
+
+def pixels_sha256(array: np.ndarray | None) -> str | None:
+    """Hash of the raw pixel bytes plus shape, so equal pixels hash equal whatever the file format."""
+    if array is None:
+        return None
+    digest = hashlib.sha256(repr(array.shape).encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
