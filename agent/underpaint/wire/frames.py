@@ -49,7 +49,7 @@ def decode_frame(frame: bytes) -> Chunk:
         header = json.loads(frame[4 : 4 + size])
         stream, index, count = header["stream"], header["index"], header["count"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header is not the JSON the protocol defines.") from exc
+        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header is not the protocol's JSON.") from exc
     if not (isinstance(stream, str) and isinstance(index, int) and isinstance(count, int)):
         raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header has fields of the wrong type.")
     if not 0 <= index < count:

@@ -17,6 +17,8 @@ from underpaint.wire.errors import ErrorCode
 PROTOCOL_VERSION = "1.0"
 JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 StreamId = Annotated[str, Field(min_length=1, max_length=128)]
+Seq = Annotated[int, Field(ge=1, description="Per-job event sequence number, from 1 up by 1.")]
+VariantIndex = Annotated[int, Field(ge=0, description="0-based variant index; seed = params.seed + index.")]
 PixelFormat = Literal["rgba8", "gray8", "png"]
 
 
@@ -141,7 +143,11 @@ class Planned(_Message):
 class Accepted(_Message):
     type: Literal["accepted"] = "accepted"
     job_id: JobId
-    seq: int
+    seq: int = Field(
+        ge=0,
+        description="1 for a new job (its first event); 0 in the reply to a duplicate submit, "
+        "which is not one of the job's logged events.",
+    )
     queue_position: int = Field(ge=0, description="0 means running now.")
     duplicate: bool = False
 
@@ -149,19 +155,19 @@ class Accepted(_Message):
 class Progress(_Message):
     type: Literal["progress"] = "progress"
     job_id: JobId
-    seq: int
-    variant: int
-    step: int
-    steps: int
+    seq: Seq
+    variant: VariantIndex
+    step: int = Field(ge=0)
+    steps: int = Field(ge=1)
     fraction: float = Field(ge=0, le=1, description="Of the whole job, all variants.")
 
 
 class Preview(_Message):
     type: Literal["preview"] = "preview"
     job_id: JobId
-    seq: int
-    variant: int
-    step: int
+    seq: Seq
+    variant: VariantIndex
+    step: int = Field(ge=0)
     image: Blob
 
 
@@ -174,9 +180,9 @@ class LayerInfo(_Message):
 class Result(_Message):
     type: Literal["result"] = "result"
     job_id: JobId
-    seq: int
-    variant: int
-    seed: int
+    seq: Seq
+    variant: VariantIndex
+    seed: int = Field(ge=0, le=2**32 - 1)
     layer: LayerInfo
     pixels: Blob
     mask: Blob
@@ -190,7 +196,7 @@ class Downloads(_Message):
 class Done(_Message):
     type: Literal["done"] = "done"
     job_id: JobId
-    seq: int
+    seq: Seq
     recipe: Recipe
     downloads: Downloads
     warnings: list[str] = []
@@ -199,7 +205,7 @@ class Done(_Message):
 class Error(_Message):
     type: Literal["error"] = "error"
     job_id: str | None = None
-    seq: int | None = None
+    seq: Seq | None = None
     code: ErrorCode
     message: str
     retryable: bool
@@ -208,7 +214,7 @@ class Error(_Message):
 class Cancelled(_Message):
     type: Literal["cancelled"] = "cancelled"
     job_id: JobId
-    seq: int
+    seq: Seq
 
 
 JobState = Literal["queued", "running", "done", "error", "cancelled"]
@@ -242,12 +248,19 @@ JobEvent = Accepted | Progress | Preview | Result | Done | Error | Cancelled
 
 CLIENT_MESSAGES: tuple[type[_Message], ...] = (Hello, Plan, Submit, Cancel, Resume, ListJobs)
 AGENT_MESSAGES: tuple[type[_Message], ...] = (
-    Welcome, Planned, Accepted, Progress, Preview, Result, Done, Error, Cancelled, Jobs,
+    Welcome,
+    Planned,
+    Accepted,
+    Progress,
+    Preview,
+    Result,
+    Done,
+    Error,
+    Cancelled,
+    Jobs,
 )
 
-client_message_adapter: TypeAdapter[Hello | Plan | Submit | Cancel | Resume | ListJobs] = TypeAdapter(
-    ClientMessage
-)
+client_message_adapter: TypeAdapter[Hello | Plan | Submit | Cancel | Resume | ListJobs] = TypeAdapter(ClientMessage)
 agent_message_adapter: TypeAdapter[
     Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs
 ] = TypeAdapter(AgentMessage)

@@ -1,0 +1,3 @@
+from underpaint.cli import main
+
+main()

@@ -1,0 +1,180 @@
+"""One frozen Settings object, built once at start and passed down.
+
+Precedence, lowest first: defaults, the TOML file in the user's config
+folder, UNDERPAINT_* environment variables, CLI flags. `load_settings`
+also records where each value came from, for `underpaint config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+APP_NAME = "underpaint"
+ENV_PREFIX = "UNDERPAINT_"
+CONFIG_FILE_NAME = "config.toml"
+TOKEN_FILE_NAME = "token"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=7433, ge=0, le=65535)
+    token: str | None = Field(default=None, description="Pairing token; read from the token file when unset.")
+    require_token: bool = True
+    allowed_origins: tuple[str, ...] = ("null",)
+    allowed_hosts: tuple[str, ...] = ()
+    data_dir: Path = Path(platformdirs.user_data_dir(APP_NAME))
+    engine: str = "classic"
+    max_pixels: int = Field(default=50_000_000, gt=0)
+    chunk_bytes: int = Field(default=1 << 20, ge=1024)
+    max_message_bytes: int = Field(default=(1 << 20) + 4096, ge=4096)
+    max_variants: int = Field(default=16, ge=1, le=16)
+    queue_size: int = Field(default=32, ge=1)
+    upload_timeout: float = Field(default=30.0, gt=0)
+    result_max_age_days: float = Field(default=14.0, gt=0)
+    result_max_total_mb: float = Field(default=4096.0, gt=0)
+    hot_folder: Path | None = None
+
+    @property
+    def history_path(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+
+FIELDS = tuple(Settings.model_fields)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, str]
+    config_dir: Path
+
+
+class SettingsError(Exception):
+    """Configuration that cannot start the agent; the message says what to change."""
+
+
+def default_config_dir() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if name in ("allowed_origins", "allowed_hosts"):
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif raw.strip().startswith(("[", "{")):
+            values[name] = json.loads(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise SettingsError(f"{path} has unknown settings {unknown}; known ones are {list(FIELDS)}.")
+    return data
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_dir: Path | None = None,
+) -> LoadedSettings:
+    """Merge the four sources; CLI values of None mean "not given"."""
+    env = os.environ if env is None else env
+    config_dir = config_dir or default_config_dir()
+    layers = [
+        (f"file {config_dir / CONFIG_FILE_NAME}", _from_file(config_dir / CONFIG_FILE_NAME)),
+        ("environment", _from_env(env)),
+        ("command line", {k: v for k, v in (cli or {}).items() if v is not None}),
+    ]
+    merged: dict[str, Any] = {}
+    sources = dict.fromkeys(FIELDS, "default")
+    for source, values in layers:
+        for key, value in values.items():
+            merged[key] = value
+            sources[key] = source
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} from {sources.get(str(e['loc'][0]), '?')}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SettingsError(f"Invalid settings: {problems}") from exc
+    if settings.token is None and settings.require_token:
+        settings = settings.model_copy(update={"token": load_or_create_token(config_dir)})
+        sources["token"] = f"file {config_dir / TOKEN_FILE_NAME}"
+    if not settings.is_loopback and not (settings.require_token and settings.token):
+        raise SettingsError(
+            f"Refusing to listen on {settings.host}, which is not loopback, without a pairing token: "
+            "anyone on the network could run jobs. Set require_token = true or bind to 127.0.0.1."
+        )
+    return LoadedSettings(settings, sources, config_dir)
+
+
+def load_or_create_token(config_dir: Path) -> str:
+    """The pairing token lives in the config folder, readable by the user only."""
+    path = config_dir / TOKEN_FILE_NAME
+    if path.is_file():
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            return token
+    config_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    os.replace(temporary, path)
+    return token
+
+
+def describe(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
+    """(name, value, source) rows for `underpaint config`; the token is masked."""
+    rows = []
+    for name in FIELDS:
+        value = getattr(loaded.settings, name)
+        shown = "*" * 8 if name == "token" and value else str(value)
+        rows.append((name, shown, loaded.sources[name]))
+    return rows

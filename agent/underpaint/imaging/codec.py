@@ -1,0 +1,67 @@
+"""Decoding uploaded pixels (raw RGBA8/Gray8 or PNG) and encoding results."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from underpaint.wire.errors import ErrorCode, ProtocolError
+
+CHANNELS = {"rgba8": 4, "gray8": 1}
+
+
+def decode_pixels(data: bytes, fmt: str, width: int, height: int, channels: int) -> tuple[np.ndarray, list[str]]:
+    """Decode to (height, width, 4) RGBA8 or (height, width) Gray8, with warnings for lossy conversions."""
+    if fmt == "png":
+        return _decode_png(data, width, height, channels)
+    expected = width * height * CHANNELS[fmt]
+    if CHANNELS[fmt] != channels:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Format {fmt} cannot carry a {channels}-channel image.")
+    if len(data) != expected:
+        raise ProtocolError(
+            ErrorCode.UPLOAD_SIZE_MISMATCH,
+            f"{fmt} at {width}x{height} needs {expected} bytes, got {len(data)}.",
+        )
+    array = np.frombuffer(data, dtype=np.uint8)
+    shape = (height, width, 4) if channels == 4 else (height, width)
+    return array.reshape(shape), []
+
+
+def _decode_png(data: bytes, width: int, height: int, channels: int) -> tuple[np.ndarray, list[str]]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+    except Exception as exc:
+        raise ProtocolError(ErrorCode.BAD_IMAGE, f"The PNG could not be decoded: {exc}.") from exc
+    if image.size != (width, height):
+        raise ProtocolError(
+            ErrorCode.SIZE_MISMATCH,
+            f"The PNG is {image.width}x{image.height} but was announced as {width}x{height}.",
+        )
+    return to_array(image, channels)
+
+
+def to_array(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
+    """RGBA8 or Gray8 from any Pillow image; 16-bit and other modes are converted with a warning."""
+    notes: list[str] = []
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F", "RGB;16", "RGBA;16"):
+        notes.append(f"The {image.mode} image was converted to 8 bits per channel.")
+        scale = 1 / 257 if image.mode != "F" else 255
+        image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) * scale, 0, 255).astype(np.uint8))
+    if channels == 1:
+        # Masks may arrive with alpha only (a cut-out); use alpha when the colour carries nothing.
+        if image.mode in ("RGBA", "LA") and image.getextrema()[-1] != (255, 255):
+            return np.asarray(image.getchannel("A")), notes
+        return np.asarray(image.convert("L")), notes
+    return np.asarray(image.convert("RGBA")), notes
+
+
+def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()

@@ -1,0 +1,55 @@
+"""Per-job event log with sequence numbers, so a reconnecting client misses nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from underpaint.wire.messages import JobEvent
+
+
+@dataclass(frozen=True)
+class Event:
+    """One protocol message and the binary frames that follow it on the wire."""
+
+    seq: int
+    message: JobEvent
+    frames: tuple[bytes, ...] = ()
+
+
+Subscriber = Callable[[Event], None]
+MessageFactory = Callable[[int], JobEvent]
+
+
+@dataclass
+class EventLog:
+    """Lives on the event loop thread: append and subscribe never interleave."""
+
+    events: list[Event] = field(default_factory=list)
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    def append(self, make: MessageFactory, frames: tuple[bytes, ...] = ()) -> Event:
+        event = Event(self.last_seq + 1, make(self.last_seq + 1), frames)
+        self.events.append(event)
+        for subscriber in list(self.subscribers):
+            subscriber(event)
+        return event
+
+    def replay_and_subscribe(self, after_seq: int, subscriber: Subscriber) -> None:
+        for event in self.events:
+            if event.seq > after_seq:
+                subscriber(event)
+        if subscriber not in self.subscribers:
+            self.subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
+
+    def drop_pixels(self) -> None:
+        """Forget the pixel-carrying events of an old job; its files stay downloadable."""
+        self.events = [e for e in self.events if not e.frames]

@@ -1,0 +1,107 @@
+"""The job history in SQLite: survives restarts, feeds `underpaint jobs`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from underpaint.wire.messages import JobSummary
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    variants INTEGER NOT NULL,
+    client TEXT NOT NULL,
+    source TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    recipe_json TEXT,
+    files_json TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+"""
+
+ACTIVE_STATES = ("queued", "running")
+
+
+class HistoryStore:
+    """One connection, used from the event loop thread only; writes are small and committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def fail_interrupted(self, code: str, message: str) -> list[str]:
+        """Jobs left queued or running by a dead agent end as errors, never hang."""
+        rows = self._db.execute(
+            "SELECT job_id FROM jobs WHERE state IN (?, ?)", ACTIVE_STATES
+        ).fetchall()
+        self._db.execute(
+            "UPDATE jobs SET state='error', error_code=?, error_message=?, finished_at=? "
+            "WHERE state IN (?, ?)",
+            (code, message, time.time(), *ACTIVE_STATES),
+        )
+        return [row["job_id"] for row in rows]
+
+    def add(
+        self, job_id: str, mode: str, prompt: str, variants: int, client: str, source: str,
+        request: dict[str, Any], digest: str,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO jobs (job_id, state, mode, prompt, variants, client, source, request_json, "
+            "request_digest, created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, mode, prompt, variants, client, source, json.dumps(request), digest, time.time()),
+        )
+
+    def mark_running(self, job_id: str) -> None:
+        self._db.execute("UPDATE jobs SET state='running', started_at=? WHERE job_id=?", (time.time(), job_id))
+
+    def finish(
+        self, job_id: str, state: str, last_seq: int, *, recipe_json: str | None = None,
+        files: dict[str, Any] | None = None, error_code: str | None = None, error_message: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "UPDATE jobs SET state=?, finished_at=?, last_seq=?, recipe_json=?, files_json=?, error_code=?, "
+            "error_message=? WHERE job_id=?",
+            (state, time.time(), last_seq, recipe_json, json.dumps(files) if files else None,
+             error_code, error_message, job_id),
+        )
+
+    def set_files(self, job_id: str, files: dict[str, Any]) -> None:
+        self._db.execute("UPDATE jobs SET files_json=? WHERE job_id=?", (json.dumps(files), job_id))
+
+    def get(self, job_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        return row
+
+    def recent(self, limit: int) -> list[JobSummary]:
+        rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [summary(row) for row in rows]
+
+
+def summary(row: sqlite3.Row) -> JobSummary:
+    return JobSummary(
+        job_id=row["job_id"], state=row["state"], mode=row["mode"], prompt=row["prompt"],
+        variants=row["variants"], client=row["client"], source=row["source"],
+        created_at=row["created_at"], finished_at=row["finished_at"], error_code=row["error_code"],
+        last_seq=row["last_seq"],
+    )

@@ -1,0 +1,327 @@
+"""The job manager: one fair queue feeding one engine worker, events per job.
+
+Everything here runs on the event loop thread except the pipeline and the
+file sinks, which run in their own single-thread executors and hand events
+back with `call_soon_threadsafe` (a GPU runs one job at a time anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from underpaint.engines.base import CancelToken, Engine, EngineError, JobCancelled
+from underpaint.imaging.codec import encode_png
+from underpaint.jobs.events import Event, EventLog, Subscriber
+from underpaint.jobs.history import HistoryStore
+from underpaint.jobs.pipeline import run_pipeline
+from underpaint.jobs.queue import FairQueue, QueueFull
+from underpaint.jobs.spec import JobSpec
+from underpaint.results.layered import LayeredResult, VariantLayer
+from underpaint.results.recipe import Recipe
+from underpaint.results.store import ResultStore, SavedResult
+from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.wire.frames import chunk_frames
+from underpaint.wire.messages import (
+    Accepted,
+    Blob,
+    Cancelled,
+    Done,
+    Downloads,
+    Error,
+    JobSummary,
+    LayerInfo,
+    Preview,
+    Progress,
+    Result,
+)
+
+log = logging.getLogger(__name__)
+ResultFormat = Literal["raw", "png"]
+_KEEP_PIXELS_OF = 16
+_PREVIEW_SIDE = 256
+
+
+@dataclass(eq=False)
+class Job:
+    spec: JobSpec
+    engine: str
+    owner: str
+    digest: str
+    result_format: ResultFormat
+    previews: bool
+    log: EventLog = field(default_factory=EventLog)
+    cancel: CancelToken = field(default_factory=CancelToken)
+    state: str = "queued"
+    saved: SavedResult | None = None
+    files_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.job_id
+
+
+def known_code(code: str | None, fallback: ErrorCode) -> ErrorCode:
+    try:
+        return ErrorCode(code or fallback)
+    except ValueError:
+        return fallback
+
+
+def downloads(job_id: str, variants: int) -> Downloads:
+    return Downloads(
+        psd=f"/v1/jobs/{job_id}/result.psd",
+        variants=[f"/v1/jobs/{job_id}/variant-{i + 1}.png" for i in range(variants)],
+    )
+
+
+class JobManager:
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        store: ResultStore,
+        history: HistoryStore,
+        queue_size: int,
+        chunk_bytes: int,
+    ) -> None:
+        self.engines = engines
+        self.store = store
+        self.history = history
+        self.chunk_bytes = chunk_bytes
+        self.queue: FairQueue[Job] = FairQueue(queue_size)
+        self.jobs: dict[str, Job] = {}
+        self.running: Job | None = None
+        self._finished: deque[Job] = deque()
+        self._engine_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-engine")
+        self._sink_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-sinks")
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        interrupted = self.history.fail_interrupted(
+            ErrorCode.AGENT_RESTARTED, "The agent stopped while this job was queued or running; submit it again.")
+        if interrupted:
+            log.warning("marked %d interrupted job(s) as failed: %s", len(interrupted), interrupted)
+        await asyncio.get_running_loop().run_in_executor(self._sink_thread, self.store.cleanup)
+        self._worker = asyncio.create_task(self._work(), name="underpaint-worker")
+
+    async def close(self) -> None:
+        if self.running:
+            self.running.cancel.cancel()
+        if self._worker:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        self._engine_thread.shutdown(wait=True, cancel_futures=True)
+        self._sink_thread.shutdown(wait=True)
+
+    # front-door API
+
+    def submit(self, spec: JobSpec, engine: str, owner: str, digest: str, request: dict[str, Any],
+               result_format: ResultFormat = "raw", previews: bool = False) -> Job:
+        """Queue a new job; callers check `find` first so an existing id is never resubmitted."""
+        if spec.job_id in self.jobs or self.history.get(spec.job_id) is not None:
+            raise ProtocolError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
+        job = Job(spec, engine, owner, digest, result_format, previews)
+        try:
+            self.queue.put(owner, job.job_id, job)
+        except QueueFull:
+            raise ProtocolError(
+                ErrorCode.QUEUE_FULL,
+                f"The queue is full ({self.queue.max_size} jobs waiting); try again when some have finished.",
+                spec.job_id,
+            ) from None
+        self.jobs[job.job_id] = job
+        self.history.add(job.job_id, spec.mode, spec.params.prompt, spec.params.variants, spec.client,
+                         spec.source, request, digest)
+        position = self.queue.position(job.job_id) or 0
+        job.log.append(lambda seq: Accepted(job_id=job.job_id, seq=seq, queue_position=position))
+        return job
+
+    def known_digest(self, job_id: str) -> str | None:
+        if job_id in self.jobs:
+            return self.jobs[job_id].digest
+        row = self.history.get(job_id)
+        return None if row is None else str(row["request_digest"])
+
+    def attach(self, job_id: str, after_seq: int, subscriber: Subscriber) -> None:
+        """Replay events after `after_seq` and follow the job live; finished jobs from an
+        earlier run of the agent replay their final message from the history."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.log.replay_and_subscribe(after_seq, subscriber)
+            return
+        row = self.history.get(job_id)
+        if row is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
+        if row["last_seq"] > after_seq:
+            subscriber(Event(row["last_seq"], self._final_message_from_history(row)))
+
+    def detach(self, job_id: str, subscriber: Subscriber) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.log.unsubscribe(subscriber)
+
+    def cancel(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            if self.history.get(job_id) is None:
+                raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
+            return
+        if job.state == "queued" and self.queue.remove(job_id) is not None:
+            self._end(job, "cancelled", lambda seq: Cancelled(job_id=job_id, seq=seq))
+        elif job.state == "running":
+            job.cancel.cancel()
+
+    def recent(self, limit: int) -> list[JobSummary]:
+        return self.history.recent(limit)
+
+    async def wait_for_files(self, job_id: str) -> None:
+        """Returns once a finished job's files are written (at once for other jobs)."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state == "done":
+            await job.files_ready.wait()
+
+    # the worker
+
+    async def _work(self) -> None:
+        while True:
+            job = await self.queue.get()
+            self.running = job
+            try:
+                await self._run(job)
+            except Exception:
+                log.exception("job %s failed outside the pipeline", job.job_id)
+                self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error; see its log.")
+            finally:
+                self.running = None
+
+    async def _run(self, job: Job) -> None:
+        loop = asyncio.get_running_loop()
+        job.state = "running"
+        self.history.mark_running(job.job_id)
+        variants = job.spec.params.variants
+
+        def progress(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
+            fraction = min(1.0, (variant * steps + step) / (variants * steps)) if steps else 0.0
+            frames: tuple[bytes, ...] = ()
+            blob = None
+            if preview is not None and job.previews:
+                blob, frames = self._preview_blob(job, variant, preview)
+            loop.call_soon_threadsafe(self._emit_progress, job, variant, step, steps, fraction, blob, frames)
+
+        def on_layer(layer: VariantLayer) -> None:
+            message, frames = self._result_frames(job, layer)
+            loop.call_soon_threadsafe(lambda: job.log.append(message, frames))
+
+        engine = self.engines[job.engine]
+        loop.call_soon(self._emit_progress, job, 0, 0, 1, 0.0, None, ())
+        try:
+            result = await loop.run_in_executor(
+                self._engine_thread, run_pipeline, job.spec, engine, progress, job.cancel, on_layer
+            )
+        except JobCancelled:
+            self._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
+        except ProtocolError as exc:
+            self._fail(job, exc.code, exc.message)
+        except EngineError as exc:
+            self._fail(job, known_code(exc.code, ErrorCode.ENGINE_FAILED), exc.message)
+        except MemoryError:
+            self._fail(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
+        else:
+            self._finish(job, result)
+
+    def _emit_progress(self, job: Job, variant: int, step: int, steps: int, fraction: float,
+                       preview: Blob | None, frames: tuple[bytes, ...]) -> None:
+        if job.state != "running":
+            return
+        job.log.append(lambda seq: Progress(job_id=job.job_id, seq=seq, variant=variant, step=step,
+                                            steps=steps, fraction=fraction))
+        if preview is not None:
+            job.log.append(lambda seq: Preview(job_id=job.job_id, seq=seq, variant=variant, step=step,
+                                               image=preview), frames)
+
+    def _finish(self, job: Job, result: LayeredResult) -> None:
+        links = downloads(job.job_id, len(result.layers))
+        self._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
+                                                downloads=links, warnings=result.warnings),
+                  recipe=result.recipe)
+        # Files are written after `done` so writing the PSD never delays the client;
+        # downloads wait on files_ready.
+        future = asyncio.get_running_loop().run_in_executor(self._sink_thread, self.store.save, result, job.job_id)
+        future.add_done_callback(lambda f: self._files_written(job, f))
+
+    def _files_written(self, job: Job, future: asyncio.Future[SavedResult]) -> None:
+        if future.exception() is not None:
+            log.error("writing the files of job %s failed", job.job_id, exc_info=future.exception())
+        else:
+            job.saved = future.result()
+            self.history.set_files(job.job_id, {
+                "psd": str(job.saved.psd), "variants": [str(p) for p in job.saved.variants],
+                "recipe": str(job.saved.recipe),
+            })
+        job.files_ready.set()
+
+    def _fail(self, job: Job, code: ErrorCode, message: str) -> None:
+        error = ProtocolError(code, message, job.job_id)
+        self._end(job, "error", lambda seq: Error(job_id=job.job_id, seq=seq, code=code, message=message,
+                                                  retryable=error.retryable),
+                  error=(code, message))
+
+    def _end(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
+             error: tuple[str, str] | None = None) -> None:
+        job.state = state
+        job.log.append(make)
+        self.history.finish(job.job_id, state, job.log.last_seq,
+                            recipe_json=recipe.model_dump_json() if recipe else None,
+                            error_code=error[0] if error else None, error_message=error[1] if error else None)
+        if state != "done":
+            job.files_ready.set()
+        self._finished.append(job)
+        while len(self._finished) > _KEEP_PIXELS_OF:
+            self._finished.popleft().log.drop_pixels()
+
+    def _final_message_from_history(self, row: Any) -> Done | Error | Cancelled:
+        job_id, seq = row["job_id"], row["last_seq"]
+        if row["state"] == "done":
+            recipe = Recipe.model_validate_json(row["recipe_json"])
+            return Done(job_id=job_id, seq=seq, recipe=recipe, downloads=downloads(job_id, len(recipe.seeds)))
+        if row["state"] == "cancelled":
+            return Cancelled(job_id=job_id, seq=seq)
+        code = known_code(row["error_code"], ErrorCode.INTERNAL)
+        return Error(job_id=job_id, seq=seq, code=code, message=row["error_message"] or "",
+                     retryable=ProtocolError(code, "").retryable)
+
+    # encoding, on the engine thread
+
+    def _result_frames(self, job: Job, layer: VariantLayer) -> tuple[Any, tuple[bytes, ...]]:
+        pixels, pixels_frames = self._blob(job, f"{job.job_id}/{layer.index}/pixels", layer.pixels, "rgba8")
+        mask, mask_frames = self._blob(job, f"{job.job_id}/{layer.index}/mask", layer.mask, "gray8")
+
+        def make(seq: int) -> Result:
+            return Result(job_id=job.job_id, seq=seq, variant=layer.index, seed=layer.seed,
+                          layer=LayerInfo(name=layer.name, bounds=layer.bounds, visible=layer.visible),
+                          pixels=pixels, mask=mask)
+
+        return make, pixels_frames + mask_frames
+
+    def _blob(self, job: Job, stream: str, array: np.ndarray, raw_format: Literal["rgba8", "gray8"]
+              ) -> tuple[Blob, tuple[bytes, ...]]:
+        data = encode_png(array) if job.result_format == "png" else np.ascontiguousarray(array).tobytes()
+        blob = Blob(stream=stream, format="png" if job.result_format == "png" else raw_format,
+                    width=array.shape[1], height=array.shape[0], bytes=len(data))
+        return blob, tuple(chunk_frames(stream, data, self.chunk_bytes))
+
+    def _preview_blob(self, job: Job, variant: int, preview: np.ndarray) -> tuple[Blob, tuple[bytes, ...]]:
+        image = Image.fromarray(preview)
+        image.thumbnail((_PREVIEW_SIDE, _PREVIEW_SIDE))
+        data = encode_png(np.asarray(image))
+        stream = f"{job.job_id}/{variant}/preview"
+        blob = Blob(stream=stream, format="png", width=image.width, height=image.height, bytes=len(data))
+        return blob, tuple(chunk_frames(stream, data, self.chunk_bytes))

@@ -1,0 +1,143 @@
+"""The one job path: JobSpec -> planner -> engine -> composer -> LayeredResult.
+
+Every front door (websocket, hot folder, CLI, Python API) calls run_pipeline;
+none has generation logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from underpaint.engines.base import (
+    CancelToken,
+    Engine,
+    EngineCapabilities,
+    EngineError,
+    ProgressSink,
+    WorkItem,
+)
+from underpaint.imaging.composer import compose, prepare
+from underpaint.imaging.planner import plan_job
+from underpaint.jobs.spec import JobSpec, Mode
+from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
+from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
+from underpaint.wire.errors import ErrorCode, ProtocolError
+
+
+def run_pipeline(
+    spec: JobSpec,
+    engine: Engine,
+    progress: ProgressSink,
+    cancel: CancelToken,
+    on_layer: Callable[[VariantLayer], None] | None = None,
+) -> LayeredResult:
+    """Run `spec` on `engine`; each layer goes to `on_layer` as soon as its variant is ready.
+
+    Raises ProtocolError for input the job cannot run on, EngineError when the
+    engine misbehaves, JobCancelled when `cancel` is set.
+    """
+    caps = engine.capabilities
+    validate(spec, caps)
+    plan = plan_job(spec, caps)
+    prepared = prepare(spec, plan)
+    seeds = spec.params.seeds()
+    work = WorkItem(
+        mode=spec.mode,
+        width=plan.working.width,
+        height=plan.working.height,
+        params=spec.params,
+        seeds=seeds,
+        image=prepared.work_image,
+        mask=prepared.work_mask,
+    )
+    group = group_name(spec.params.prompt, spec.mode)
+    layers: list[VariantLayer] = []
+    cancel.raise_if_cancelled()
+    for output in engine.run(work, progress, cancel):
+        index = len(layers)
+        if index >= len(seeds):
+            raise EngineError(ErrorCode.ENGINE_FAILED, f"{caps.name} returned more images than seeds.")
+        _check_output(output, work, caps)
+        layer = compose(
+            plan,
+            prepared,
+            output,
+            index=index,
+            seed=seeds[index],
+            name=layer_name(group, index, seeds[index]),
+            visible=index == 0,
+            color_match=spec.params.color_match,
+        )
+        layers.append(layer)
+        if on_layer is not None:
+            on_layer(layer)
+        cancel.raise_if_cancelled()
+    if len(layers) != len(seeds):
+        raise EngineError(
+            ErrorCode.ENGINE_FAILED, f"{caps.name} returned {len(layers)} of {len(seeds)} images."
+        )
+    return LayeredResult(
+        group_name=group,
+        source=spec.image,
+        layers=layers,
+        recipe=Recipe(
+            engine=caps.name,
+            model=ModelRef(name=spec.params.model) if spec.params.model else None,
+            mode=spec.mode,
+            params=spec.params,
+            seeds=seeds,
+            document=spec.document,
+            region=spec.region,
+            image_sha256=pixels_sha256(spec.image),
+            mask_sha256=pixels_sha256(spec.mask),
+        ),
+        warnings=_warnings(spec, caps),
+    )
+
+
+def validate(spec: JobSpec, caps: EngineCapabilities) -> None:
+    """Refuse, with a stable code, any job the planner and engine cannot run."""
+    if spec.mode not in caps.modes:
+        supported = ", ".join(sorted(caps.modes))
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_MODE,
+            f"The {caps.name} engine does {supported}, not {spec.mode}.",
+            spec.job_id,
+        )
+    region = spec.region
+    inside = region.x >= 0 and region.y >= 0 and region.right <= spec.document.width
+    if region.area == 0 or not inside or region.bottom > spec.document.height:
+        raise ProtocolError(ErrorCode.BAD_REGION, f"Region {region} is not inside the document.", spec.job_id)
+    if spec.mode is Mode.GENERATE:
+        return
+    if spec.image is None or spec.image.dtype != np.uint8:
+        raise ProtocolError(ErrorCode.BAD_IMAGE, f"A {spec.mode} job needs the image as RGBA8.", spec.job_id)
+    if spec.mask is None or not spec.mask.any():
+        raise ProtocolError(
+            ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id
+        )
+    expected = (region.height, region.width)
+    if spec.image.shape != (*expected, 4) or spec.mask.shape != expected:
+        raise ProtocolError(
+            ErrorCode.SIZE_MISMATCH,
+            f"Image {spec.image.shape} and mask {spec.mask.shape} must cover the region {expected}.",
+            spec.job_id,
+        )
+
+
+def _check_output(output: np.ndarray, work: WorkItem, caps: EngineCapabilities) -> None:
+    expected = (work.height, work.width, 3)
+    if output.shape != expected or output.dtype != np.uint8:
+        raise EngineError(
+            ErrorCode.ENGINE_FAILED,
+            f"{caps.name} returned {output.dtype} {output.shape}, not uint8 {expected}.",
+        )
+
+
+def _warnings(spec: JobSpec, caps: EngineCapabilities) -> list[str]:
+    warnings = list(spec.input_warnings)
+    if spec.params.prompt.strip() and not caps.uses_prompt:
+        warnings.append(f"The {caps.name} engine ignores prompts.")
+    return warnings

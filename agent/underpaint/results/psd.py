@@ -1,0 +1,140 @@
+"""LayeredResult as a layered PSD: source background, then one group of variants.
+
+Layout, bottom to top, as Photoshop shows it:
+    Background            the source pixels (white for Generate jobs)
+    <group_name>/         open folder
+        variant n ... 2   hidden unless marked visible
+        variant 1         on top and visible, as a Generative Fill's current variation
+Every variant carries its selection as a user layer mask. The merged image
+section holds `flatten_visible(result)` so composite-only readers agree.
+
+The recipe lives in the XMP packet (image resource 1060) as the simple
+property `underpaint:recipe` in the namespace `XMP_NAMESPACE`; Photoshop keeps
+XMP properties it does not know when it re-saves a document.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+from xml.sax.saxutils import escape
+
+import numpy as np
+from PIL import Image
+from psd_tools import PSDImage
+from psd_tools.constants import Compression, Resource
+from psd_tools.psd.image_data import ImageData
+from psd_tools.psd.image_resources import ImageResource
+
+from underpaint.results.layered import LayeredResult
+from underpaint.results.png import base_image, flatten_visible
+from underpaint.results.recipe import RECIPE_KEY, Recipe
+
+XMP_NAMESPACE = "https://underpaint.dev/ns/recipe/1.0/"
+_PREFIX, _LOCAL = RECIPE_KEY.split(":")
+_MAX_NAME = 255  # PSD layer names are Pascal strings / luni blocks capped at 255.
+
+
+def write_psd(result: LayeredResult, path: Path) -> None:
+    region = result.region
+    if region.area == 0:
+        raise ValueError("cannot write a PSD of an empty region")
+    composite = flatten_visible(result)
+    opaque = bool((composite[..., 3] == 255).all())
+    psd = PSDImage.new("RGB" if opaque else "RGBA", (region.width, region.height), depth=8)
+
+    # Names go through the `name` setter, which also writes the Unicode name
+    # block ('luni') that the constructors skip and non-MacRoman names need.
+    background = psd.create_pixel_layer_from_array(base_image(result), name="Background")
+    background.name = "Background"
+    group = psd.create_group(name="Group", open_folder=True)
+    group.name = result.group_name[:_MAX_NAME]
+    # Children are listed bottom to top, so the first variant lands on top.
+    for variant in reversed(result.layers):
+        top, left = variant.bounds.y - region.y, variant.bounds.x - region.x
+        layer = group.create_pixel_layer_from_array(
+            variant.pixels, name="Layer", top=top, left=left, compression=Compression.RLE
+        )
+        layer.name = variant.name[:_MAX_NAME]
+        layer.create_mask(Image.fromarray(variant.mask, "L"), top=top, left=left)
+        layer.visible = variant.visible
+    # Masks were attached after the layers joined the tree; rebuild the flat
+    # record list so the layer section carries them.
+    psd._update_record()
+
+    record = psd._record
+    if not opaque:
+        # A negative layer count tells readers the merged image's alpha channel
+        # is the composite's transparency, not an extra spot channel.
+        info = record._get_layer_info()
+        assert info is not None
+        info.layer_count = -abs(info.layer_count)
+    record.image_resources[Resource.XMP_METADATA] = ImageResource(
+        key=Resource.XMP_METADATA, data=_xmp_packet(result.recipe.to_json()).encode("utf-8")
+    )
+    # Our own composite rather than psd-tools' (save() would re-render it): it
+    # must be bit-identical to the source outside the mask, as the PNGs are.
+    planes = [np.ascontiguousarray(composite[..., c]).tobytes() for c in range(3 if opaque else 4)]
+    record.image_data = ImageData(compression=Compression.RLE)
+    record.image_data.set_data(planes, record.header)
+    write_atomically(path, record.write)
+
+
+def read_psd_recipe(path: Path) -> Recipe:
+    psd = PSDImage.open(path)
+    xmp = psd.image_resources.get_data(Resource.XMP_METADATA)
+    if not isinstance(xmp, bytes):
+        raise ValueError(f"{path}: no XMP metadata, so no Underpaint recipe")
+    text = _recipe_from_xmp(xmp)
+    if text is None:
+        raise ValueError(f"{path}: XMP metadata holds no {RECIPE_KEY!r} property")
+    return Recipe.from_json(text)
+
+
+def _xmp_packet(recipe_json: str) -> str:
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        f'  <rdf:Description rdf:about="" xmlns:{_PREFIX}="{XMP_NAMESPACE}">\n'
+        f"   <{RECIPE_KEY}>{escape(recipe_json)}</{RECIPE_KEY}>\n"
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
+        '<?xpacket end="w"?>'
+    )
+
+
+def _recipe_from_xmp(xmp: bytes) -> str | None:
+    try:
+        root = ET.fromstring(xmp.decode("utf-8").lstrip("\ufeff"))
+    except (UnicodeDecodeError, ET.ParseError) as error:
+        raise ValueError(f"unreadable XMP metadata: {error}") from error
+    name = f"{{{XMP_NAMESPACE}}}{_LOCAL}"
+    for description in root.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description"):
+        # Adobe's XMP toolkit may re-serialise a simple property as an attribute.
+        if name in description.attrib:
+            return description.attrib[name]
+        element = description.find(name)
+        if element is not None and element.text:
+            return element.text
+    return None
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write through `write(file)` to a temp file beside `path`, then rename it over `path`.
+
+    Readers (HTTP downloads, the hot folder's watcher) never see a half-written file.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

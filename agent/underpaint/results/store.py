@@ -1,0 +1,147 @@
+"""Result files on disk: one folder per job under a root, with age and size limits.
+
+Job ids and file names reach `find` straight from HTTP requests, so they are
+checked as bare names and every answer is resolved and confirmed inside the
+root, whatever symlinks lie on the way.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from underpaint.results.layered import LayeredResult
+from underpaint.results.png import encode_png, flatten_variant, read_png_recipe
+from underpaint.results.psd import read_psd_recipe, write_atomically, write_psd
+from underpaint.results.recipe import Recipe
+
+PSD_NAME = "result.psd"
+RECIPE_NAME = "recipe.json"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def variant_name(index: int) -> str:
+    return f"variant-{index + 1}.png"
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    psd: Path
+    variants: list[Path]
+    recipe: Path
+
+
+class ResultStore:
+    def __init__(self, root: Path, max_age_days: float, max_total_mb: float) -> None:
+        self.root = root
+        self.max_age_days = max_age_days
+        self.max_total_mb = max_total_mb
+
+    def save(self, result: LayeredResult, job_id: str) -> SavedResult:
+        folder = self.root / _checked(job_id, "job id")
+        folder.mkdir(parents=True, exist_ok=True)
+        psd = folder / PSD_NAME
+        write_psd(result, psd)
+        variants = []
+        for index in range(len(result.layers)):
+            path = folder / variant_name(index)
+            data = encode_png(flatten_variant(result, index), result.recipe)
+            _write_bytes(path, data)
+            variants.append(path)
+        recipe = folder / RECIPE_NAME
+        text = result.recipe.to_json().encode("utf-8") + b"\n"
+        _write_bytes(recipe, text)
+        return SavedResult(psd=psd, variants=variants, recipe=recipe)
+
+    def find(self, job_id: str, name: str) -> Path | None:
+        """The file `name` of job `job_id`, or None if absent or not safely inside the root."""
+        if not (_is_safe(job_id) and _is_safe(name)):
+            return None
+        root = self.root.resolve()
+        try:
+            path = (root / job_id / name).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        return path
+
+    def cleanup(self, now: float | None = None, keep: set[str] | None = None) -> list[str]:
+        """Remove job folders older than max_age_days, then the oldest until under max_total_mb.
+
+        Folders named in `keep` (jobs still running) are never removed but
+        still count towards the total size. Returns the removed job ids.
+        """
+        now = time.time() if now is None else now
+        keep = keep or set()
+        jobs = self._jobs()
+        removed: list[str] = []
+        max_age = self.max_age_days * 86400
+        for job_id, (mtime, _) in sorted(jobs.items(), key=lambda item: item[1][0]):
+            if job_id not in keep and now - mtime > max_age:
+                self._remove(job_id)
+                removed.append(job_id)
+                del jobs[job_id]
+        total = sum(size for _, size in jobs.values())
+        limit = self.max_total_mb * 1024 * 1024
+        for job_id, (_, size) in sorted(jobs.items(), key=lambda item: item[1][0]):
+            if total <= limit:
+                break
+            if job_id in keep:
+                continue
+            self._remove(job_id)
+            removed.append(job_id)
+            total -= size
+        return removed
+
+    def _jobs(self) -> dict[str, tuple[float, int]]:
+        """Job id -> (latest modification time, total bytes) of every real job folder."""
+        jobs: dict[str, tuple[float, int]] = {}
+        if not self.root.is_dir():
+            return jobs
+        for folder in self.root.iterdir():
+            # A symlinked folder is not ours to delete or to count.
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            mtime, size = folder.stat().st_mtime, 0
+            for file in folder.rglob("*"):
+                info = file.lstat()
+                mtime = max(mtime, info.st_mtime)
+                size += info.st_size if file.is_file() and not file.is_symlink() else 0
+            jobs[folder.name] = (mtime, size)
+        return jobs
+
+    def _remove(self, job_id: str) -> None:
+        shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+
+def read_recipe(path: Path) -> Recipe:
+    """Recipe from a recipe .json, an Underpaint PNG or an Underpaint PSD, told apart by content."""
+    with path.open("rb") as file:
+        magic = file.read(8)
+    if magic.startswith(b"8BPS"):
+        return read_psd_recipe(path)
+    if magic.startswith(b"\x89PNG\r\n\x1a\n"):
+        return read_png_recipe(path)
+    try:
+        return Recipe.from_json(path.read_bytes())
+    except ValueError as error:
+        raise ValueError(f"{path}: not a recipe JSON, PNG or PSD: {error}") from error
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    write_atomically(path, lambda file: file.write(data))
+
+
+def _is_safe(name: str) -> bool:
+    # A bare name starting with a letter or digit: no separators, no "." or "..".
+    return _SAFE_NAME.fullmatch(name) is not None
+
+
+def _checked(name: str, what: str) -> str:
+    if not _is_safe(name):
+        raise ValueError(f"unsafe {what}: {name!r}")
+    return name

@@ -1,0 +1,102 @@
+"""The aiohttp application: websocket, health and result downloads on one port."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from underpaint.config import Settings
+from underpaint.engines.base import Engine
+from underpaint.jobs.history import HistoryStore
+from underpaint.jobs.manager import JobManager
+from underpaint.results.store import ResultStore
+from underpaint.server.security import WEBSOCKET_PATH, security_middleware, token_ok
+from underpaint.server.session import Session
+from underpaint.version import __version__
+from underpaint.wire.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+MANAGER = web.AppKey("manager", JobManager)
+SETTINGS = web.AppKey("settings", Settings)
+_FILE_NAME = re.compile(r"^(result\.psd|variant-\d{1,2}\.png|recipe\.json)$")
+
+
+def build_app(settings: Settings, engines: Mapping[str, Engine]) -> web.Application:
+    # client_max_size bounds HTTP bodies; websocket limits are set per connection below.
+    app = web.Application(middlewares=[security_middleware(settings)], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_manager_context(settings, engines))
+    app.router.add_get("/health", health)
+    app.router.add_get(WEBSOCKET_PATH, websocket)
+    app.router.add_get("/v1/jobs/{job_id}/{name}", download)
+    app.router.add_post("/v1/jobs/{job_id}/cancel", cancel)
+    return app
+
+
+def _manager_context(settings: Settings, engines: Mapping[str, Engine]):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        history = HistoryStore(settings.history_path)
+        store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb)
+        manager = JobManager(engines, store, history, settings.queue_size, settings.chunk_bytes)
+        await manager.start()
+        app[MANAGER] = manager
+        yield
+        await manager.close()
+        history.close()
+
+    return context
+
+
+async def health(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    settings = request.app[SETTINGS]
+    return web.json_response({
+        "status": "ok",
+        "version": __version__,
+        "engine": settings.engine,
+        "engines": sorted(manager.engines),
+        "queued": len(manager.queue),
+        "running": manager.running.job_id if manager.running else None,
+    })
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    settings = request.app[SETTINGS]
+    ws = web.WebSocketResponse(
+        max_msg_size=settings.max_message_bytes, compress=False, heartbeat=30.0, autoping=True,
+    )
+    await ws.prepare(request)
+    await Session(ws, request.app[MANAGER], settings).run()
+    return ws
+
+
+def _authorised(request: web.Request) -> None:
+    if not token_ok(request, request.app[SETTINGS]):
+        raise web.HTTPUnauthorized(text="Send the pairing token as 'Authorization: Bearer <token>'.")
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    _authorised(request)
+    job_id, name = request.match_info["job_id"], request.match_info["name"]
+    if not _FILE_NAME.match(name):
+        raise web.HTTPNotFound(text="No such result file.")
+    manager = request.app[MANAGER]
+    await manager.wait_for_files(job_id)
+    path = manager.store.find(job_id, name)
+    if path is None:
+        raise web.HTTPNotFound(text=f"Job '{job_id}' has no file '{name}' (unfinished, failed or cleaned up).")
+    return web.FileResponse(path, headers={"Cache-Control": "no-store"})
+
+
+async def cancel(request: web.Request) -> web.Response:
+    _authorised(request)
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="This route takes application/json only.")
+    try:
+        request.app[MANAGER].cancel(request.match_info["job_id"])
+    except ProtocolError as exc:
+        return web.json_response({"error": exc.code, "message": exc.message}, status=404)
+    return web.json_response({"status": "cancelling"})

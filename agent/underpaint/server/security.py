@@ -1,0 +1,75 @@
+"""Who may talk to the agent: Host and Origin checks, and the token on HTTP routes.
+
+Web pages must not reach a process that runs code on the GPU and reads
+files: the Host check stops DNS rebinding, the Origin allowlist stops
+cross-site pages, and the token proves the caller was paired.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from underpaint.config import Settings
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header.split("]")[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def allowed_host(host_header: str | None, settings: Settings) -> bool:
+    if not host_header:
+        return False
+    name = host_name(host_header).lower()
+    return name in LOOPBACK_NAMES or name in settings.allowed_hosts or (
+        not settings.is_loopback and name == settings.host.lower())
+
+
+def allowed_origin(origin: str | None, settings: Settings) -> bool:
+    """No Origin means a non-browser client (CLI, UXP, scripts): the token still applies."""
+    return origin is None or origin in settings.allowed_origins
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip()
+    return request.query.get("token")
+
+
+def token_ok(request: web.Request, settings: Settings) -> bool:
+    if not settings.require_token:
+        return True
+    given = bearer_token(request) or ""
+    return secrets.compare_digest(given.encode(), (settings.token or "").encode())
+
+
+WEBSOCKET_PATH = "/v1/ws"
+
+
+def security_middleware(settings: Settings) -> Middleware:
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not allowed_host(request.headers.get("Host"), settings):
+            return web.json_response({"error": "forbidden_host", "message": "Host must be a loopback name."},
+                                     status=403)
+        if not allowed_origin(request.headers.get("Origin"), settings):
+            return web.json_response({"error": "forbidden_origin",
+                                      "message": "This Origin is not on the agent's allowlist."}, status=403)
+        # Sandboxed iframes (Figma) send Origin null, and so can any page; such callers
+        # must show the token on every route (websockets show it in their hello).
+        if request.headers.get("Origin") == "null" and request.path != WEBSOCKET_PATH \
+                and not token_ok(request, settings):
+            return web.json_response({"error": "unauthorized",
+                                      "message": "Origin null needs the pairing token."}, status=401)
+        return await handler(request)
+
+    return check

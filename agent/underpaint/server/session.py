@@ -1,0 +1,312 @@
+"""One websocket connection: handshake, uploads, job subscriptions.
+
+Messages are handled in arrival order; everything the agent sends goes
+through one outbox drained by one writer task, so a job's events and their
+binary frames never interleave with another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from underpaint.config import Settings
+from underpaint.imaging.planner import plan_context, working_size
+from underpaint.jobs.events import Event
+from underpaint.jobs.intake import IntakeLimits, build_spec, check_request, resolve_engine
+from underpaint.jobs.manager import JobManager
+from underpaint.server.capabilities import capabilities
+from underpaint.version import __version__
+from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.wire.frames import StreamAssembler, decode_frame
+from underpaint.wire.messages import (
+    PROTOCOL_VERSION,
+    Accepted,
+    AgentInfo,
+    Cancel,
+    Error,
+    Hello,
+    Jobs,
+    ListJobs,
+    Plan,
+    Planned,
+    Resume,
+    Submit,
+    Welcome,
+    client_message_adapter,
+)
+
+log = logging.getLogger(__name__)
+HANDSHAKE_TIMEOUT = 10.0
+CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_BAD_VERSION = 4400, 4401, 4002
+_FORGOTTEN_STREAMS = 256
+
+
+@dataclass(eq=False)
+class PendingUpload:
+    submit: Submit
+    engine: str
+    digest: str
+    assemblers: dict[str, StreamAssembler]
+    timer: asyncio.TimerHandle | None = None
+    data: dict[str, bytes] = field(default_factory=dict)
+
+
+def request_digest(submit: Submit) -> str:
+    """Identifies a request for idempotent resubmits; stream names are the sender's business."""
+    body = submit.model_dump(mode="json", exclude={"image": {"stream"}, "mask": {"stream"}})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class Session:
+    def __init__(self, ws: web.WebSocketResponse, manager: JobManager, settings: Settings) -> None:
+        self.ws = ws
+        self.manager = manager
+        self.settings = settings
+        self.owner = f"ws-{uuid.uuid4().hex[:12]}"
+        self.client_name = "unknown"
+        self.limits = IntakeLimits(settings.max_pixels, settings.max_variants)
+        self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._pending: dict[str, PendingUpload] = {}
+        self._forgotten: dict[str, None] = {}
+        self._subscriptions: set[str] = set()
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write())
+        try:
+            if await self._handshake():
+                async for message in self.ws:
+                    if message.type == WSMsgType.TEXT:
+                        await self._guard(self._on_text(message.data))
+                    elif message.type == WSMsgType.BINARY:
+                        await self._guard(self._on_binary(message.data))
+                    elif message.type == WSMsgType.ERROR:
+                        break
+        finally:
+            for pending in self._pending.values():
+                if pending.timer:
+                    pending.timer.cancel()
+            for job_id in self._subscriptions:
+                self.manager.detach(job_id, self._deliver)
+            self._outbox.put_nowait(None)
+            await writer
+
+    # sending
+
+    def send(self, message: Any) -> None:
+        self._outbox.put_nowait(message.model_dump_json(exclude_none=False))
+
+    def _deliver(self, event: Event) -> None:
+        self.send(event.message)
+        for frame in event.frames:
+            self._outbox.put_nowait(frame)
+
+    async def _write(self) -> None:
+        while (item := await self._outbox.get()) is not None:
+            if self.ws.closed:
+                continue
+            try:
+                if isinstance(item, str):
+                    await self.ws.send_str(item)
+                else:
+                    await self.ws.send_bytes(item)
+            except (ConnectionError, RuntimeError):
+                log.debug("client %s went away while sending", self.owner)
+
+    def _error(self, exc: ProtocolError) -> None:
+        self.send(Error(job_id=exc.job_id, code=exc.code, message=exc.message, retryable=exc.retryable))
+
+    async def _guard(self, handler: Any) -> None:
+        """Bad input becomes an error message; it never ends the connection or the agent."""
+        try:
+            await handler
+        except ProtocolError as exc:
+            self._error(exc)
+        except Exception:
+            log.exception("unexpected error handling a message from %s", self.owner)
+            self._error(ProtocolError(ErrorCode.INTERNAL, "The agent hit an internal error; see its log."))
+
+    # handshake
+
+    async def _handshake(self) -> bool:
+        try:
+            first = await self.ws.receive(timeout=HANDSHAKE_TIMEOUT)
+        except TimeoutError:
+            return await self._refuse(ErrorCode.HANDSHAKE_REQUIRED, "No hello within 10 seconds.", CLOSE_BAD_REQUEST)
+        if first.type != WSMsgType.TEXT:
+            return False if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING) else \
+                await self._refuse(ErrorCode.HANDSHAKE_REQUIRED, "Send hello first.", CLOSE_BAD_REQUEST)
+        try:
+            hello = client_message_adapter.validate_json(first.data)
+        except ValidationError:
+            return await self._refuse(ErrorCode.HANDSHAKE_REQUIRED,
+                                      "The first message must be a valid hello.", CLOSE_BAD_REQUEST)
+        if not isinstance(hello, Hello):
+            return await self._refuse(ErrorCode.HANDSHAKE_REQUIRED, "Send hello first.", CLOSE_BAD_REQUEST)
+        major = hello.protocol.split(".")[0]
+        if major != PROTOCOL_VERSION.split(".")[0]:
+            return await self._refuse(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"This agent speaks protocol {PROTOCOL_VERSION}; the client speaks {hello.protocol}. "
+                "Update the plugin or the agent so their major versions match.",
+                CLOSE_BAD_VERSION,
+            )
+        expected = self.settings.token or ""
+        if self.settings.require_token and not secrets.compare_digest(hello.token.encode(), expected.encode()):
+            return await self._refuse(
+                ErrorCode.UNAUTHORIZED,
+                "Wrong pairing token. Run `underpaint token` and paste the token into the plugin.",
+                CLOSE_UNAUTHORIZED,
+            )
+        self.client_name = hello.client.name
+        self.send(Welcome(protocol=PROTOCOL_VERSION, agent=AgentInfo(version=__version__),
+                          capabilities=capabilities(self.manager.engines, self.settings)))
+        return True
+
+    async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> bool:
+        # Sent directly, not through the outbox: the close must follow the error on the wire.
+        error = ProtocolError(code, message)
+        await self.ws.send_str(Error(code=code, message=message, retryable=error.retryable).model_dump_json())
+        await self.ws.close(code=close_code, message=code.value.encode())
+        return False
+
+    # messages
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ProtocolError(ErrorCode.BAD_JSON, "A text frame was not valid JSON.") from None
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "A message must be a JSON object with a string 'type'.")
+        kinds = {"hello", "plan", "submit", "cancel", "resume", "list_jobs"}
+        if data["type"] not in kinds:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{data['type']}'.")
+        try:
+            message = client_message_adapter.validate_python(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'message'}: {e['msg']}"
+                                 for e in exc.errors()[:5])
+            job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Invalid {data['type']}: {problems}.",
+                                job_id) from None
+        if isinstance(message, Hello):
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "This connection has already said hello.")
+        if isinstance(message, Plan):
+            self._on_plan(message)
+        elif isinstance(message, Submit):
+            await self._on_submit(message)
+        elif isinstance(message, Cancel):
+            self.manager.cancel(message.job_id)
+        elif isinstance(message, Resume):
+            self._subscribe(message.job_id, message.after_seq)
+        elif isinstance(message, ListJobs):
+            self.send(Jobs(jobs=self.manager.recent(message.limit)))
+
+    def _on_plan(self, plan: Plan) -> None:
+        engine = self.manager.engines[resolve_engine(plan.params, self.manager.engines, self.settings.engine)]
+        context = plan_context(plan.document, plan.selection, engine.capabilities, plan.params)
+        working = working_size(context.width, context.height, engine.capabilities)
+        self.send(Planned(request_id=plan.request_id, context=context, working=working))
+
+    async def _on_submit(self, submit: Submit) -> None:
+        streams = [blob.stream for blob in (submit.image, submit.mask) if blob is not None]
+        digest = request_digest(submit)
+        known = self.manager.known_digest(submit.job_id)
+        if known is not None:
+            self._forget(streams)
+            if known != digest:
+                raise ProtocolError(ErrorCode.JOB_ID_CONFLICT,
+                                    f"Job id '{submit.job_id}' was used for a different request.", submit.job_id)
+            self.send(Accepted(job_id=submit.job_id, seq=0, queue_position=self._position(submit.job_id),
+                               duplicate=True))
+            self._subscribe(submit.job_id, after_seq=1)
+            return
+        if any(stream in self._pending for stream in streams):
+            self._forget(streams)
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
+        try:
+            check_request(submit, self.limits, self.manager.engines, self.settings.engine)
+        except ProtocolError:
+            self._forget(streams)
+            raise
+        engine = resolve_engine(submit.params, self.manager.engines, self.settings.engine)
+        pending = PendingUpload(submit, engine, digest,
+                                {b.stream: StreamAssembler(b.stream, b.bytes)
+                                 for b in (submit.image, submit.mask) if b is not None})
+        if not streams:
+            await self._start(pending)
+            return
+        for stream in streams:
+            self._pending[stream] = pending
+        pending.timer = asyncio.get_running_loop().call_later(
+            self.settings.upload_timeout, self._upload_timed_out, pending)
+
+    async def _on_binary(self, frame: bytes) -> None:
+        chunk = decode_frame(frame)
+        pending = self._pending.get(chunk.stream)
+        if pending is None:
+            if chunk.stream in self._forgotten:
+                return
+            raise ProtocolError(ErrorCode.UNKNOWN_STREAM,
+                                f"Binary frame for stream '{chunk.stream}', which no submit announced.")
+        assembler = pending.assemblers[chunk.stream]
+        try:
+            assembler.add(chunk)
+        except ProtocolError as exc:
+            self._drop(pending)
+            raise ProtocolError(exc.code, exc.message, pending.submit.job_id) from None
+        if assembler.complete:
+            pending.data[chunk.stream] = assembler.data()
+            del self._pending[chunk.stream]
+            if len(pending.data) == len(pending.assemblers):
+                if pending.timer:
+                    pending.timer.cancel()
+                await self._start(pending)
+
+    async def _start(self, pending: PendingUpload) -> None:
+        submit = pending.submit
+        spec = await asyncio.to_thread(build_spec, submit, pending.data, pending.engine, "websocket",
+                                       self.client_name)
+        if self.manager.known_digest(submit.job_id) is not None:
+            raise ProtocolError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{submit.job_id}' is already taken.",
+                                submit.job_id)
+        request = submit.model_dump(mode="json")
+        self.manager.submit(spec, pending.engine, self.owner, pending.digest, request,
+                            submit.result_format, submit.previews)
+        self._subscribe(submit.job_id, after_seq=0)
+
+    def _subscribe(self, job_id: str, after_seq: int) -> None:
+        self.manager.attach(job_id, after_seq, self._deliver)
+        self._subscriptions.add(job_id)
+
+    def _position(self, job_id: str) -> int:
+        return self.manager.queue.position(job_id) or 0
+
+    def _upload_timed_out(self, pending: PendingUpload) -> None:
+        self._drop(pending)
+        self._error(ProtocolError(ErrorCode.UPLOAD_TIMEOUT,
+                                  f"The upload did not complete within {self.settings.upload_timeout:g} s.",
+                                  pending.submit.job_id))
+
+    def _drop(self, pending: PendingUpload) -> None:
+        if pending.timer:
+            pending.timer.cancel()
+        self._forget(list(pending.assemblers))
+
+    def _forget(self, streams: list[str]) -> None:
+        """Frames still in flight for a refused upload are dropped quietly, not answered one by one."""
+        for stream in streams:
+            self._pending.pop(stream, None)
+            self._forgotten[stream] = None
+        while len(self._forgotten) > _FORGOTTEN_STREAMS:
+            self._forgotten.pop(next(iter(self._forgotten)))
