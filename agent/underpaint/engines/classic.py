@@ -21,8 +21,10 @@ from underpaint.wire.errors import ErrorCode
 STEPS = 3
 """Progress steps per variant: view prepared, hole filled, result restored."""
 
-MAX_TRIM_RATIO = 0.1
-"""Seeded trimming takes at most this fraction of each side's known margin."""
+MAX_TRIM_RATIO = 0.3
+"""Seeded trimming takes at most this fraction of each side's known margin: enough
+that seeds sharing an orientation still copy from different places, while most
+of the surroundings stay available."""
 
 CAPABILITIES = EngineCapabilities(
     name="classic",

@@ -49,9 +49,7 @@ class Plan:
 def grow_feather(selection: Rect, params: Params) -> tuple[int, int]:
     """Grow and feather in document pixels: scaled to the selection unless the job says otherwise."""
     long_side = max(selection.width, selection.height)
-    grow = (
-        params.grow if params.grow is not None else _clamp(round(long_side * GROW_RATIO), GROW_MIN, GROW_MAX)
-    )
+    grow = params.grow if params.grow is not None else _clamp(round(long_side * GROW_RATIO), GROW_MIN, GROW_MAX)
     feather = (
         params.feather
         if params.feather is not None
@@ -92,9 +90,7 @@ def working_size(width: int, height: int, caps: EngineCapabilities) -> Size:
     w, h = (max(caps.multiple, round(v * scale / caps.multiple) * caps.multiple) for v in (width, height))
     if max(w, h) > caps.native_max or w * h > caps.max_pixels:
         # Rounding up broke a limit: flooring never does.
-        w, h = (
-            max(caps.multiple, math.floor(v * scale / caps.multiple) * caps.multiple) for v in (width, height)
-        )
+        w, h = (max(caps.multiple, math.floor(v * scale / caps.multiple) * caps.multiple) for v in (width, height))
     return Size(width=w, height=h)
 
 

@@ -160,8 +160,10 @@ class JobManager:
         row = self.history.get(job_id)
         if row is None:
             raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
-        if row["last_seq"] > after_seq:
-            subscriber(Event(row["last_seq"], self._final_message_from_history(row)))
+        # Events of an earlier run are gone; the final message always goes out, numbered
+        # after whatever the client saw (a killed agent never recorded its last seq).
+        seq = max(row["last_seq"], after_seq + 1)
+        subscriber(Event(seq, self._final_message_from_history(row, seq)))
 
     def detach(self, job_id: str, subscriber: Subscriber) -> None:
         job = self.jobs.get(job_id)
@@ -287,8 +289,8 @@ class JobManager:
         while len(self._finished) > _KEEP_PIXELS_OF:
             self._finished.popleft().log.drop_pixels()
 
-    def _final_message_from_history(self, row: Any) -> Done | Error | Cancelled:
-        job_id, seq = row["job_id"], row["last_seq"]
+    def _final_message_from_history(self, row: Any, seq: int) -> Done | Error | Cancelled:
+        job_id = row["job_id"]
         if row["state"] == "done":
             recipe = Recipe.model_validate_json(row["recipe_json"])
             return Done(job_id=job_id, seq=seq, recipe=recipe, downloads=downloads(job_id, len(recipe.seeds)))

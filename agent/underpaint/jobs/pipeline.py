@@ -75,9 +75,7 @@ def run_pipeline(
             on_layer(layer)
         cancel.raise_if_cancelled()
     if len(layers) != len(seeds):
-        raise EngineError(
-            ErrorCode.ENGINE_FAILED, f"{caps.name} returned {len(layers)} of {len(seeds)} images."
-        )
+        raise EngineError(ErrorCode.ENGINE_FAILED, f"{caps.name} returned {len(layers)} of {len(seeds)} images.")
     return LayeredResult(
         group_name=group,
         source=spec.image,
@@ -115,9 +113,7 @@ def validate(spec: JobSpec, caps: EngineCapabilities) -> None:
     if spec.image is None or spec.image.dtype != np.uint8:
         raise ProtocolError(ErrorCode.BAD_IMAGE, f"A {spec.mode} job needs the image as RGBA8.", spec.job_id)
     if spec.mask is None or not spec.mask.any():
-        raise ProtocolError(
-            ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id
-        )
+        raise ProtocolError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
     expected = (region.height, region.width)
     if spec.image.shape != (*expected, 4) or spec.mask.shape != expected:
         raise ProtocolError(

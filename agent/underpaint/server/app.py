@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from underpaint.wire.errors import ProtocolError
 log = logging.getLogger(__name__)
 MANAGER = web.AppKey("manager", JobManager)
 SETTINGS = web.AppKey("settings", Settings)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 _FILE_NAME = re.compile(r"^(result\.psd|variant-\d{1,2}\.png|recipe\.json)$")
 
 
@@ -28,7 +30,9 @@ def build_app(settings: Settings, engines: Mapping[str, Engine]) -> web.Applicat
     # client_max_size bounds HTTP bodies; websocket limits are set per connection below.
     app = web.Application(middlewares=[security_middleware(settings)], client_max_size=64 * 1024)
     app[SETTINGS] = settings
+    app[SOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.append(_manager_context(settings, engines))
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/health", health)
     app.router.add_get(WEBSOCKET_PATH, websocket)
     app.router.add_get("/v1/jobs/{job_id}/{name}", download)
@@ -50,6 +54,13 @@ def _manager_context(settings: Settings, engines: Mapping[str, Engine]):  # type
     return context
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """Open websockets would otherwise hold shutdown for aiohttp's whole grace period."""
+    sockets = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=1001, message=b"agent shutting down")
+
+
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     settings = request.app[SETTINGS]
@@ -69,6 +80,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=settings.max_message_bytes, compress=False, heartbeat=30.0, autoping=True,
     )
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     await Session(ws, request.app[MANAGER], settings).run()
     return ws
 

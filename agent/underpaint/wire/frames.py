@@ -50,11 +50,15 @@ def decode_frame(frame: bytes) -> Chunk:
         stream, index, count = header["stream"], header["index"], header["count"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header is not the protocol's JSON.") from exc
-    if not (isinstance(stream, str) and isinstance(index, int) and isinstance(count, int)):
+    if not (isinstance(stream, str) and stream and _is_int(index) and _is_int(count)):
         raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header has fields of the wrong type.")
     if not 0 <= index < count:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"Chunk index {index} is outside 0..{count - 1}.")
     return Chunk(stream, index, count, memoryview(frame)[4 + size :])
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class StreamAssembler:
@@ -65,9 +69,15 @@ class StreamAssembler:
         self.expected_bytes = expected_bytes
         self._buffer = bytearray()
         self._next_index = 0
+        self._count: int | None = None
         self.complete = False
 
     def add(self, chunk: Chunk) -> None:
+        if chunk.stream != self.stream:
+            raise ProtocolError(ErrorCode.UNKNOWN_STREAM, f"Chunk of '{chunk.stream}' given to '{self.stream}'.")
+        if self._count is not None and chunk.count != self._count:
+            raise ProtocolError(ErrorCode.BAD_FRAME, f"Stream '{self.stream}' changed its chunk count mid-stream.")
+        self._count = chunk.count
         if chunk.index != self._next_index:
             raise ProtocolError(
                 ErrorCode.CHUNK_OUT_OF_ORDER,

@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench lint typecheck schemas system-deps clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first, pinned: 2.13.0 is the CPU build this machine has locally; asking for plain
+# `torch` (or letting a resolver pick) would pull a multi-GB CUDA build. See README for GPUs.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+# ImageMagick is the independent PSD reader the tests check our files with.
+system-deps:
+	@command -v identify >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		$(SUDO) apt-get install -y -q --no-install-recommends imagemagick; }
+
+run: $(STAMP)
+	$(VENV)/bin/underpaint serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check agent tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+schemas: $(STAMP)
+	$(PY) -m underpaint.wire.schema_export protocol/schemas
+
+test: $(STAMP) system-deps lint typecheck
+	$(PY) -m underpaint.wire.schema_export --check protocol/schemas
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

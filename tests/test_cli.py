@@ -1,0 +1,177 @@
+"""The `underpaint` command against a real agent process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from psd_tools import PSDImage
+
+from conftest import soft_ellipse, textured_rgba
+from underpaint.client.agent_client import AgentClient
+from underpaint.jobs.spec import Mode, Params, Rect, Size
+from underpaint.results.png import read_png_recipe
+from underpaint.wire.messages import Error, Progress
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Served:
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    @property
+    def token(self) -> str:
+        return underpaint(self.env, "token").stdout.strip()
+
+
+def underpaint(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "underpaint", *args], env=env, capture_output=True, text=True,
+                          check=check, timeout=120)
+
+
+def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "underpaint", "serve"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{env['UNDERPAINT_PORT']}/health", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the agent did not start")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return os.environ | {
+        "UNDERPAINT_CONFIG_DIR": str(tmp_path / "config"),
+        "UNDERPAINT_DATA_DIR": str(tmp_path / "data"),
+        "UNDERPAINT_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture
+def served(env: dict[str, str]) -> Iterator[Served]:
+    process = start_server(env)
+    yield Served(int(env["UNDERPAINT_PORT"]), env, process)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> tuple[Path, Path]:
+    image, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.fromarray(textured_rgba(180, 240)[..., :3]).save(image)
+    Image.fromarray(soft_ellipse(180, 240, (80, 60, 80, 50))).save(mask)
+    return image, mask
+
+
+def test_fill_writes_a_layered_psd_and_variant_pngs_with_recipes(served: Served, photo: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out" / "fill.psd"
+    result = underpaint(served.env, "fill", str(photo[0]), "--mask", str(photo[1]), "--out", str(out),
+                        "--variants", "3", "--seed", "4", "--json")
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "done" and summary["seeds"] == [4, 5, 6]
+    group = next(layer for layer in PSDImage.open(out) if layer.is_group())
+    assert len(list(group)) == 3
+    for path in summary["variants"]:
+        assert read_png_recipe(Path(path)).seeds == [4, 5, 6]
+
+
+def test_replaying_a_psd_gives_the_same_pixels(served: Served, photo: tuple[Path, Path], tmp_path: Path) -> None:
+    first, second = tmp_path / "first.psd", tmp_path / "second.psd"
+    underpaint(served.env, "fill", str(photo[0]), "--mask", str(photo[1]), "--out", str(first), "--variants", "2")
+    underpaint(served.env, "replay", str(first), "--mask", str(photo[1]), "--out", str(second))
+    for index in (1, 2):
+        a = np.asarray(Image.open(first.with_name(f"first.variant-{index}.png")))
+        b = np.asarray(Image.open(second.with_name(f"second.variant-{index}.png")))
+        assert (a == b).all()
+
+
+def test_replay_refuses_a_mask_the_recipe_was_not_made_from(served: Served, photo: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    first = tmp_path / "first.psd"
+    underpaint(served.env, "fill", str(photo[0]), "--mask", str(photo[1]), "--out", str(first), "--variants", "1")
+    other = tmp_path / "other-mask.png"
+    Image.fromarray(soft_ellipse(180, 240, (20, 20, 40, 40))).save(other)
+    result = underpaint(served.env, "replay", str(first), "--mask", str(other), "--out", str(tmp_path / "x.psd"),
+                        check=False)
+    assert result.returncode != 0 and "mask differs" in result.stderr
+
+
+def test_jobs_lists_what_the_agent_ran(served: Served, photo: tuple[Path, Path], tmp_path: Path) -> None:
+    underpaint(served.env, "fill", str(photo[0]), "--mask", str(photo[1]), "--out", str(tmp_path / "a.psd"),
+               "--variants", "1")
+    jobs = json.loads(underpaint(served.env, "jobs", "--json").stdout)
+    assert [(job["state"], job["source"]) for job in jobs] == [("done", "websocket")]
+
+
+def test_config_prints_each_setting_with_its_source(env: dict[str, str]) -> None:
+    shown = json.loads(underpaint(env, "config", "--json").stdout)
+    assert shown["port"] == {"value": env["UNDERPAINT_PORT"], "source": "environment"}
+    assert shown["engine"]["source"] == "default"
+
+
+def test_client_commands_explain_how_to_start_an_absent_agent(env: dict[str, str], photo: tuple[Path, Path],
+                                                              tmp_path: Path) -> None:
+    result = underpaint(env, "fill", str(photo[0]), "--mask", str(photo[1]), "--out", str(tmp_path / "x.psd"),
+                        check=False)
+    assert result.returncode != 0 and "make run" in result.stderr
+
+
+def test_a_job_in_flight_when_the_agent_is_killed_is_failed_on_restart(env: dict[str, str]) -> None:
+    process = start_server(env)
+    url = f"ws://127.0.0.1:{env['UNDERPAINT_PORT']}/v1/ws"
+    token = underpaint(env, "token").stdout.strip()
+    image, mask = textured_rgba(600, 800), soft_ellipse(600, 800, (250, 200, 300, 200))
+
+    async def submit_and_wait_for_progress() -> None:
+        async with await AgentClient.connect(url, token) as client:
+            await client.submit("doomed", Mode.FILL, Size(width=800, height=600),
+                                Rect(x=0, y=0, width=800, height=600), Params(variants=16), image, mask)
+            while not isinstance((await client.next_event())[0], Progress):
+                pass
+
+    async def final_event() -> Error:
+        async with await AgentClient.connect(url, token) as client:
+            await client.resume("doomed", 0)
+            message, _ = await client.next_event()
+            assert isinstance(message, Error)
+            return message
+
+    asyncio.run(submit_and_wait_for_progress())
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    restarted = start_server(env)
+    try:
+        jobs = json.loads(underpaint(env, "jobs", "--json").stdout)
+        error = asyncio.run(final_event())
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=30)
+    assert [(job["job_id"], job["state"], job["error_code"]) for job in jobs] == [
+        ("doomed", "error", "agent_restarted")]
+    assert (error.code, error.retryable) == ("agent_restarted", True)
