@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 from underpaint import api
@@ -31,7 +32,7 @@ from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.wire.frames import StreamAssembler, decode_frame
 from underpaint.wire.messages import Accepted, Done, Error, Result, agent_message_adapter
 
-REPEATS = 5
+REPEATS = 7
 
 
 def textured(height: int, width: int) -> np.ndarray:
@@ -86,7 +87,18 @@ async def transport(url: str, token: str, side: int) -> tuple[float, float]:
                 assert pixels.size == message.pixels.bytes
             elif isinstance(message, Done | Error):
                 assert isinstance(message, Done), message
+                await fetch_psd(url, token, message)
                 return upload, download
+
+
+async def fetch_psd(url: str, token: str, done: Done) -> None:
+    """Download the PSD as the CLI does, outside the timings; also lets the agent's file
+    writer finish so it does not compete with the next measurement."""
+    base = url.replace("ws://", "http://", 1).removesuffix("/v1/ws")
+    async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as http, \
+            http.get(done.downloads.psd) as response:
+        response.raise_for_status()
+        await response.read()
 
 
 async def agent_fill(url: str, token: str, image: np.ndarray, mask: np.ndarray, params: Params) -> float:
@@ -97,8 +109,10 @@ async def agent_fill(url: str, token: str, image: np.ndarray, mask: np.ndarray, 
         await client.submit(job_id, Mode.FILL, Size(width=width, height=height),
                             Rect(x=0, y=0, width=width, height=height), params, image, mask)
         outcome = await client.follow(job_id)
-        assert outcome.state == "done", outcome.error
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        assert outcome.done is not None, outcome.error
+        await fetch_psd(url, token, outcome.done)
+        return elapsed
 
 
 def in_process_fill(image: np.ndarray, mask: np.ndarray, params: Params) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-from underpaint.imaging.codec import decode_pixels, encode_png
+from underpaint.imaging.codec import decode_pixels, encode_png, raw_bytes
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.version import __version__
 from underpaint.wire.frames import DEFAULT_CHUNK_BYTES, StreamAssembler, chunk_frames, decode_frame
@@ -68,7 +68,7 @@ class JobOutcome:
     last_seq: int = 0
 
 
-def _decode_blob(blob: Blob, data: bytes, channels: int) -> np.ndarray:
+def _decode_blob(blob: Blob, data: bytearray, channels: int) -> np.ndarray:
     return decode_pixels(data, blob.format, blob.width, blob.height, channels)[0]
 
 
@@ -119,12 +119,12 @@ class AgentClient:
                      image: np.ndarray | None = None, mask: np.ndarray | None = None,
                      upload_format: str = "raw", result_format: str = "raw", previews: bool = False) -> None:
         """Send the submit message and the image and mask streams."""
-        uploads: list[tuple[str, bytes]] = []
+        uploads: list[tuple[str, bytes | memoryview]] = []
         blobs: dict[str, Blob] = {}
         for name, array, raw in (("image", image, "rgba8"), ("mask", mask, "gray8")):
             if array is None:
                 continue
-            data = encode_png(array) if upload_format == "png" else np.ascontiguousarray(array).tobytes()
+            data = encode_png(array) if upload_format == "png" else raw_bytes(array)
             stream = f"{job_id}/{name}"
             blobs[name] = Blob(stream=stream, format="png" if upload_format == "png" else raw,  # type: ignore[arg-type]
                                width=array.shape[1], height=array.shape[0], bytes=len(data))
@@ -135,7 +135,7 @@ class AgentClient:
         for stream, data in uploads:
             await self.send_stream(stream, data)
 
-    async def send_stream(self, stream: str, data: bytes) -> None:
+    async def send_stream(self, stream: str, data: bytes | memoryview) -> None:
         for frame in chunk_frames(stream, data, self.chunk_bytes):
             await self.ws.send(frame)
 
@@ -155,7 +155,7 @@ class AgentClient:
 
     # events
 
-    async def next_event(self) -> tuple[AgentEvent, dict[str, bytes]]:
+    async def next_event(self) -> tuple[AgentEvent, dict[str, bytearray]]:
         """The next message and, for result and preview messages, their streams' bytes."""
         message = agent_message_adapter.validate_json(await self.ws.recv())
         blobs: list[Blob] = []
@@ -172,7 +172,7 @@ class AgentClient:
             assemblers[chunk.stream].add(chunk)
         return message, {stream: a.data() for stream, a in assemblers.items()}
 
-    async def events(self, job_id: str) -> AsyncIterator[tuple[AgentEvent, dict[str, bytes]]]:
+    async def events(self, job_id: str) -> AsyncIterator[tuple[AgentEvent, dict[str, bytearray]]]:
         """This job's events until it ends (done, error or cancelled)."""
         while True:
             message, payloads = await self.next_event()

@@ -13,7 +13,9 @@ from underpaint.wire.errors import ErrorCode, ProtocolError
 CHANNELS = {"rgba8": 4, "gray8": 1}
 
 
-def decode_pixels(data: bytes, fmt: str, width: int, height: int, channels: int) -> tuple[np.ndarray, list[str]]:
+def decode_pixels(
+    data: bytes | bytearray, fmt: str, width: int, height: int, channels: int
+) -> tuple[np.ndarray, list[str]]:
     """Decode to (height, width, 4) RGBA8 or (height, width) Gray8, with warnings for lossy conversions."""
     if fmt == "png":
         return _decode_png(data, width, height, channels)
@@ -30,7 +32,7 @@ def decode_pixels(data: bytes, fmt: str, width: int, height: int, channels: int)
     return array.reshape(shape), []
 
 
-def _decode_png(data: bytes, width: int, height: int, channels: int) -> tuple[np.ndarray, list[str]]:
+def _decode_png(data: bytes | bytearray, width: int, height: int, channels: int) -> tuple[np.ndarray, list[str]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -59,6 +61,11 @@ def to_array(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
             return np.asarray(image.getchannel("A")), notes
         return np.asarray(image.convert("L")), notes
     return np.asarray(image.convert("RGBA")), notes
+
+
+def raw_bytes(array: np.ndarray) -> memoryview:
+    """The array's bytes without a copy (one is made only if it is not contiguous)."""
+    return np.ascontiguousarray(array).data.cast("B")
 
 
 def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:

@@ -104,7 +104,7 @@ def _check_blob(job: str, name: str, blob: Blob, region: Rect, channels: int) ->
 
 def build_spec(
     submit: Submit,
-    uploads: Mapping[str, bytes],
+    uploads: Mapping[str, bytes | bytearray],
     engine_name: str,
     source: str,
     client: str,

@@ -12,14 +12,14 @@ import logging
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
 from underpaint.engines.base import CancelToken, Engine, EngineError, JobCancelled
-from underpaint.imaging.codec import encode_png
+from underpaint.imaging.codec import encode_png, raw_bytes
 from underpaint.jobs.events import Event, EventLog, Subscriber
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.pipeline import run_pipeline
@@ -46,7 +46,10 @@ from underpaint.wire.messages import (
 
 log = logging.getLogger(__name__)
 ResultFormat = Literal["raw", "png"]
-_KEEP_PIXELS_OF = 16
+# Finished jobs stay resumable in full for the last few (their result frames are
+# large), then by their final message for a while, then only from the history.
+_KEEP_PIXELS_OF = 8
+_KEEP_JOBS = 256
 _PREVIEW_SIDE = 256
 
 
@@ -285,9 +288,12 @@ class JobManager:
                             error_code=error[0] if error else None, error_message=error[1] if error else None)
         if state != "done":
             job.files_ready.set()
+        job.spec = replace(job.spec, image=None, mask=None)
         self._finished.append(job)
-        while len(self._finished) > _KEEP_PIXELS_OF:
-            self._finished.popleft().log.drop_pixels()
+        if len(self._finished) > _KEEP_PIXELS_OF:
+            self._finished[-_KEEP_PIXELS_OF - 1].log.drop_pixels()
+        while len(self._finished) > _KEEP_JOBS:
+            self.jobs.pop(self._finished.popleft().job_id, None)
 
     def _final_message_from_history(self, row: Any, seq: int) -> Done | Error | Cancelled:
         job_id = row["job_id"]
@@ -315,7 +321,7 @@ class JobManager:
 
     def _blob(self, job: Job, stream: str, array: np.ndarray, raw_format: Literal["rgba8", "gray8"]
               ) -> tuple[Blob, tuple[bytes, ...]]:
-        data = encode_png(array) if job.result_format == "png" else np.ascontiguousarray(array).tobytes()
+        data = encode_png(array) if job.result_format == "png" else raw_bytes(array)
         blob = Blob(stream=stream, format="png" if job.result_format == "png" else raw_format,
                     width=array.shape[1], height=array.shape[0], bytes=len(data))
         return blob, tuple(chunk_frames(stream, data, self.chunk_bytes))

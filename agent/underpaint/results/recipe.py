@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from underpaint.imaging.codec import raw_bytes
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.version import __version__
 
@@ -48,5 +49,5 @@ def pixels_sha256(array: np.ndarray | None) -> str | None:
     if array is None:
         return None
     digest = hashlib.sha256(repr(array.shape).encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(raw_bytes(array))
     return digest.hexdigest()

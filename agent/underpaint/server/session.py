@@ -58,7 +58,7 @@ class PendingUpload:
     digest: str
     assemblers: dict[str, StreamAssembler]
     timer: asyncio.TimerHandle | None = None
-    data: dict[str, bytes] = field(default_factory=dict)
+    data: dict[str, bytearray] = field(default_factory=dict)
 
 
 def request_digest(submit: Submit) -> str:

@@ -32,8 +32,9 @@ def encode_frame(stream: str, index: int, count: int, payload: bytes | memoryvie
     return b"".join((struct.pack(">I", len(header)), header, payload))
 
 
-def chunk_frames(stream: str, data: bytes, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
-    view = memoryview(data)
+def chunk_frames(stream: str, data: bytes | bytearray | memoryview, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+                 ) -> Iterator[bytes]:
+    view = memoryview(data).cast("B")
     count = max(1, -(-len(data) // chunk_bytes))
     for index in range(count):
         yield encode_frame(stream, index, count, view[index * chunk_bytes : (index + 1) * chunk_bytes])
@@ -67,7 +68,10 @@ class StreamAssembler:
     def __init__(self, stream: str, expected_bytes: int) -> None:
         self.stream = stream
         self.expected_bytes = expected_bytes
-        self._buffer = bytearray()
+        # Preallocated: the size was checked against the region before any byte arrived,
+        # and filling in place avoids regrowing and copying tens of megabytes.
+        self._buffer = bytearray(expected_bytes)
+        self._filled = 0
         self._next_index = 0
         self._count: int | None = None
         self.complete = False
@@ -83,21 +87,24 @@ class StreamAssembler:
                 ErrorCode.CHUNK_OUT_OF_ORDER,
                 f"Stream '{self.stream}' expected chunk {self._next_index} but got {chunk.index}.",
             )
-        if len(self._buffer) + len(chunk.payload) > self.expected_bytes:
+        end = self._filled + len(chunk.payload)
+        if end > self.expected_bytes:
             raise ProtocolError(
                 ErrorCode.UPLOAD_SIZE_MISMATCH,
                 f"Stream '{self.stream}' sent more than the {self.expected_bytes} bytes it announced.",
             )
-        self._buffer += chunk.payload
+        self._buffer[self._filled : end] = chunk.payload
+        self._filled = end
         self._next_index += 1
         if self._next_index == chunk.count:
-            if len(self._buffer) != self.expected_bytes:
+            if self._filled != self.expected_bytes:
                 raise ProtocolError(
                     ErrorCode.UPLOAD_SIZE_MISMATCH,
-                    f"Stream '{self.stream}' ended after {len(self._buffer)} bytes; "
+                    f"Stream '{self.stream}' ended after {self._filled} bytes; "
                     f"{self.expected_bytes} were announced.",
                 )
             self.complete = True
 
-    def data(self) -> bytes:
-        return bytes(self._buffer)
+    def data(self) -> bytearray:
+        """The assembled bytes, without a copy; callers must not keep adding chunks."""
+        return self._buffer
