@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from conftest import TOKEN, GatedEngine, make_settings, soft_ellipse, textured_rgba
 from underpaint.client.agent_client import AgentClient
+from underpaint.engines.classic import ClassicEngine
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.server.app import MANAGER
 from underpaint.server.serve import RunningAgent, start_agent
@@ -168,3 +170,21 @@ async def test_resuming_an_unknown_job_says_so(agent: RunningAgent, job_id: str)
     error = await next_of(client, Error)
     await client.close()
     assert (error.code, error.job_id) == ("unknown_job", job_id)
+
+
+async def test_old_result_files_are_removed_when_the_store_outgrows_its_limit(tmp_path: Path) -> None:
+    agent = await start_agent(make_settings(tmp_path, result_max_total_mb=0.001), {"classic": ClassicEngine()})
+    try:
+        client = await connect(agent)
+        for job in ("old", "new"):
+            await submit(client, job)
+            await client.follow(job)
+        await client.close()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with aiohttp.ClientSession(agent.http_url, headers=headers) as http:
+            async with http.get("/v1/jobs/new/result.psd") as response:
+                assert response.status == 200
+            async with http.get("/v1/jobs/old/result.psd") as response:
+                assert response.status == 404
+    finally:
+        await agent.stop()

@@ -259,8 +259,16 @@ class JobManager:
                   recipe=result.recipe)
         # Files are written after `done` so writing the PSD never delays the client;
         # downloads wait on files_ready.
-        future = asyncio.get_running_loop().run_in_executor(self._sink_thread, self.store.save, result, job.job_id)
+        future = asyncio.get_running_loop().run_in_executor(self._sink_thread, self._save, result, job.job_id)
         future.add_done_callback(lambda f: self._files_written(job, f))
+
+    def _save(self, result: LayeredResult, job_id: str) -> SavedResult:
+        """On the sink thread: the files, then the user's age/size policy (this job is kept)."""
+        saved = self.store.save(result, job_id)
+        removed = self.store.cleanup(keep={job_id})
+        if removed:
+            log.info("removed result files of %d old job(s)", len(removed))
+        return saved
 
     def _files_written(self, job: Job, future: asyncio.Future[SavedResult]) -> None:
         if future.exception() is not None:
