@@ -47,16 +47,22 @@ def run(spec: JobSpec, engine: Engine | None = None, progress: ProgressSink = _q
     return run_pipeline(spec, engine, progress, cancel or CancelToken())
 
 
-def make_spec(mode: Mode, image: ImageLike, mask: ImageLike, params: Params) -> JobSpec:
+def load_image_and_mask(image: ImageLike, mask: ImageLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """RGBA8 image and Gray8 mask of the same size, with notes on any conversion."""
     pixels, notes = load_image(image, 4)
     selection, mask_notes = load_image(mask, 1)
     if selection.shape != pixels.shape[:2]:
         raise ValueError(f"The mask is {selection.shape[1]}x{selection.shape[0]} but the image is "
-                         f"{pixels.shape[1]}x{pixels.shape[0]}.")
+                         f"{pixels.shape[1]}x{pixels.shape[0]}; they must match.")
+    return pixels, selection, notes + mask_notes
+
+
+def make_spec(mode: Mode, image: ImageLike, mask: ImageLike, params: Params) -> JobSpec:
+    pixels, selection, notes = load_image_and_mask(image, mask)
     height, width = selection.shape
     return spec_from_arrays(
         f"py-{uuid.uuid4().hex[:12]}", mode, params, Size(width=width, height=height),
-        Rect(x=0, y=0, width=width, height=height), pixels, selection, "api", "python", notes + mask_notes,
+        Rect(x=0, y=0, width=width, height=height), pixels, selection, "api", "python", notes,
     )
 
 

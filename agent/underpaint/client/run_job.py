@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from underpaint.api import ImageLike, load_image
+from underpaint.api import ImageLike, load_image_and_mask
 from underpaint.client.agent_client import AgentClient
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.wire.messages import Accepted, Progress, Result
@@ -24,11 +24,7 @@ async def run_client_job(
     ws_url: str, token: str, mode: Mode, image: ImageLike, mask: ImageLike, params: Params, out: Path,
     on_progress: Callable[[str, float], None],
 ) -> dict[str, Any]:
-    pixels, _ = load_image(image, 4)
-    selection, _ = load_image(mask, 1)
-    if selection.shape != pixels.shape[:2]:
-        raise ValueError(f"The mask is {selection.shape[1]}x{selection.shape[0]} but the image is "
-                         f"{pixels.shape[1]}x{pixels.shape[0]}; they must match.")
+    pixels, selection, _ = load_image_and_mask(image, mask)
     height, width = selection.shape
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
 

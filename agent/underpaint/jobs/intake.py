@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from underpaint.engines.base import Engine
+from underpaint.engines.base import Engine, EngineCapabilities
 from underpaint.imaging.codec import CHANNELS, decode_pixels
 from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.wire.errors import ErrorCode, ProtocolError
@@ -40,24 +40,10 @@ def check_request(
 ) -> None:
     """Everything that can be refused from the request alone."""
     job = submit.job_id
-    doc, region = submit.document, submit.region
+    region = submit.region
     engine = engines[resolve_engine(submit.params, engines, default_engine)]
-    if submit.mode not in engine.capabilities.modes:
-        supported = ", ".join(sorted(engine.capabilities.modes))
-        raise ProtocolError(
-            ErrorCode.UNSUPPORTED_MODE,
-            f"The {engine.capabilities.name} engine cannot do '{submit.mode}'; it supports {supported}.",
-            job,
-        )
-    if region.area == 0:
-        raise ProtocolError(ErrorCode.BAD_REGION, "The region has zero area.", job)
-    if region.intersect(Rect(x=0, y=0, width=doc.width, height=doc.height)) != region:
-        raise ProtocolError(
-            ErrorCode.BAD_REGION,
-            f"The region {region.width}x{region.height} at ({region.x}, {region.y}) lies outside "
-            f"the {doc.width}x{doc.height} document.",
-            job,
-        )
+    check_mode(submit.mode, engine.capabilities, job)
+    check_region(region, submit.document, job)
     if region.area > limits.max_pixels:
         raise ProtocolError(
             ErrorCode.TOO_MANY_PIXELS,
@@ -77,6 +63,26 @@ def check_request(
             _check_blob(job, name, blob, region, channels)
     if submit.image and submit.mask and submit.image.stream == submit.mask.stream:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "The image and the mask need different streams.", job)
+
+
+def check_mode(mode: Mode, caps: EngineCapabilities, job_id: str) -> None:
+    if mode not in caps.modes:
+        supported = ", ".join(sorted(caps.modes))
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_MODE, f"The {caps.name} engine cannot do '{mode}'; it supports {supported}.", job_id
+        )
+
+
+def check_region(region: Rect, document: Size, job_id: str) -> None:
+    if region.area == 0:
+        raise ProtocolError(ErrorCode.BAD_REGION, "The region has zero area.", job_id)
+    if region.intersect(Rect(x=0, y=0, width=document.width, height=document.height)) != region:
+        raise ProtocolError(
+            ErrorCode.BAD_REGION,
+            f"The region {region.width}x{region.height} at ({region.x}, {region.y}) lies outside "
+            f"the {document.width}x{document.height} document.",
+            job_id,
+        )
 
 
 def _check_blob(job: str, name: str, blob: Blob, region: Rect, channels: int) -> None:

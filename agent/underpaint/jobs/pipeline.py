@@ -20,6 +20,7 @@ from underpaint.engines.base import (
 )
 from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.planner import plan_job
+from underpaint.jobs.intake import check_mode, check_region
 from underpaint.jobs.spec import JobSpec, Mode
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
@@ -97,17 +98,9 @@ def run_pipeline(
 
 def validate(spec: JobSpec, caps: EngineCapabilities) -> None:
     """Refuse, with a stable code, any job the planner and engine cannot run."""
-    if spec.mode not in caps.modes:
-        supported = ", ".join(sorted(caps.modes))
-        raise ProtocolError(
-            ErrorCode.UNSUPPORTED_MODE,
-            f"The {caps.name} engine does {supported}, not {spec.mode}.",
-            spec.job_id,
-        )
+    check_mode(spec.mode, caps, spec.job_id)
+    check_region(spec.region, spec.document, spec.job_id)
     region = spec.region
-    inside = region.x >= 0 and region.y >= 0 and region.right <= spec.document.width
-    if region.area == 0 or not inside or region.bottom > spec.document.height:
-        raise ProtocolError(ErrorCode.BAD_REGION, f"Region {region} is not inside the document.", spec.job_id)
     if spec.mode is Mode.GENERATE:
         return
     if spec.image is None or spec.image.dtype != np.uint8:
