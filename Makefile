@@ -3,6 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench lint typecheck schemas system-deps clean
@@ -16,6 +17,11 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+# The TypeScript parts (protocol client, plugins); the lock file pins every package.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 # ImageMagick is the independent PSD reader the tests check our files with.
@@ -32,15 +38,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-schemas: $(STAMP)
+schemas: $(STAMP) $(NODE_STAMP)
 	$(PY) -m underpaint.wire.schema_export protocol/schemas
+	npm run gen:types
 
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) $(NODE_STAMP) system-deps lint typecheck
 	$(PY) -m underpaint.wire.schema_export --check protocol/schemas
+	node protocol/client/scripts/gen-types.mjs --check
+	npx tsc -p protocol/client
 	$(PY) -m pytest -q
+	npx vitest run
 
 bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

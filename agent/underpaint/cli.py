@@ -18,7 +18,7 @@ from rich.table import Table
 from underpaint.config import LoadedSettings, Settings, SettingsError, describe, load_settings
 from underpaint.version import __version__
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _load(ctx: click.Context, **cli: Any) -> LoadedSettings:

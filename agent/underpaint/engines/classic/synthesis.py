@@ -1,0 +1,146 @@
+"""Coarse-to-fine exemplar synthesis: a rough fill made sharp with PatchMatch, level by level.
+
+A rough fill at the coarsest level fixes the layout (where edges and regions
+continue); each finer level starts from the level below, scaled up, and
+rebuilds the hole from real patches of the surroundings at that resolution
+(expectation-maximisation over PatchMatch fields, Wexler et al. 2007). So the
+fill ends with the texture of the working size, not a blur of a small one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from underpaint.engines.classic import patchmatch
+from underpaint.engines.classic.patchmatch import RADIUS
+
+COARSE_SIDE = 160
+"""Long side of the coarsest level; the rough fill runs there, where it is cheap."""
+
+ITERATIONS_COARSE, ITERATIONS_FINE = 5, 3
+"""EM iterations per level: more where they are cheap and the layout settles, fewer at the top."""
+
+PASSES = 2
+"""PatchMatch sweeps per EM iteration (one each way): the field also carries over between iterations."""
+
+
+@dataclass(frozen=True, eq=False)
+class Level:
+    image: np.ndarray
+    """float32 (h, w, 3); hole pixels are not to be read."""
+    hole: np.ndarray
+    """bool (h, w): True where pixels are made."""
+
+
+def level_shapes(height: int, width: int) -> list[tuple[int, int]]:
+    """(height, width) of each level from the working size down, halving until the long side
+    is at most COARSE_SIDE (or the short side too small for patches to see structure)."""
+    shapes = [(height, width)]
+    while max(shapes[-1]) > COARSE_SIDE and min(shapes[-1]) >= 4 * (2 * RADIUS + 1):
+        shapes.append((max(1, round(shapes[-1][0] / 2)), max(1, round(shapes[-1][1] / 2))))
+    return shapes
+
+
+def pyramid(image: np.ndarray, hole: np.ndarray) -> list[Level]:
+    """The levels of `level_shapes`, image area-averaged, hole covering any hole pixel below."""
+    levels = [Level(image.astype(np.float32), hole)]
+    for height, width in level_shapes(*hole.shape)[1:]:
+        size = (width, height)
+        small = cv2.resize(levels[-1].image, size, interpolation=cv2.INTER_AREA)
+        # Any hole pixel under a coarse pixel makes it a hole pixel: the selected object must not leak into the fill.
+        covered = cv2.resize(levels[-1].hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        levels.append(Level(small, covered))
+    return levels
+
+
+def iterations(level: int) -> int:
+    """EM iterations at pyramid `level` (0 is the working size)."""
+    return ITERATIONS_FINE if level == 0 else ITERATIONS_COARSE
+
+
+def synthesize(
+    levels: list[Level],
+    rough: np.ndarray,
+    seed: int,
+    step: Callable[[], None],
+) -> np.ndarray:
+    """Refine `rough` (float32, the coarsest level's size, hole filled) up to `levels[0]`.
+
+    Calls `step` after each EM iteration (for progress and cancel).
+    """
+    estimate = rough.astype(np.float32)
+    offsets: np.ndarray | None = None
+    for index in range(len(levels) - 1, -1, -1):
+        level = levels[index]
+        if estimate.shape[:2] != level.hole.shape:
+            estimate = cv2.resize(estimate, level.hole.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        estimate[~level.hole] = level.image[~level.hole]
+        estimate, offsets = _refine_level(level, estimate, offsets, seed + 7919 * index, index, step)
+    return estimate
+
+
+def _refine_level(
+    level: Level, estimate: np.ndarray, offsets: np.ndarray | None, seed: int, index: int, step: Callable[[], None]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    height, width = level.hole.shape
+    targets, valid = _targets(level.hole), _sources(level.hole)
+    ty, tx = (a.astype(np.int64) for a in np.nonzero(targets))
+    vy, vx = (a.astype(np.int64) for a in np.nonzero(valid))
+    if ty.size == 0 or vy.size == 0:
+        # Nothing to copy from at this level (the hole is almost everything): keep the rough fill.
+        for _ in range(iterations(index)):
+            step()
+        return estimate, None
+    nnf = np.zeros((height, width, 2), np.int64)
+    patchmatch.random_field(nnf, ty, tx, vy, vx, seed)
+    if offsets is not None:
+        _inherit(nnf, offsets, ty, tx, valid)
+    cost = np.zeros((height, width), np.float32)
+    for iteration in range(iterations(index)):
+        patchmatch.score(nnf, cost, estimate, level.image, ty, tx, RADIUS)
+        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, RADIUS, PASSES, seed + iteration)
+        sigma2 = max(float(np.percentile(cost[ty, tx], 75)), 1.0)
+        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, ty, tx, RADIUS, sigma2)
+        step()
+    shift = nnf - np.stack(np.mgrid[0:height, 0:width], axis=-1)
+    shift[~targets] = 0
+    return estimate, shift
+
+
+def _targets(hole: np.ndarray) -> np.ndarray:
+    """Patch centres (away from the border) whose patch touches the hole."""
+    size = 2 * RADIUS + 1
+    touched = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+    return touched & _interior(hole.shape)
+
+
+def _sources(hole: np.ndarray) -> np.ndarray:
+    """Patch centres whose whole patch is known."""
+    size = 2 * RADIUS + 1
+    touched = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+    return ~touched & _interior(hole.shape)
+
+
+def _interior(shape: tuple[int, ...]) -> np.ndarray:
+    inside = np.zeros(shape[:2], bool)
+    inside[RADIUS : shape[0] - RADIUS, RADIUS : shape[1] - RADIUS] = True
+    return inside
+
+
+def _inherit(nnf: np.ndarray, offsets: np.ndarray, ty: np.ndarray, tx: np.ndarray, valid: np.ndarray) -> None:
+    """Start from the coarser level's field, its shifts scaled up: neighbouring patches stay coherent."""
+    height, width = valid.shape
+    ry, rx = height / offsets.shape[0], width / offsets.shape[1]
+    py = np.minimum((ty / ry).astype(np.int64), offsets.shape[0] - 1)
+    px = np.minimum((tx / rx).astype(np.int64), offsets.shape[1] - 1)
+    cy = ty + np.round(offsets[py, px, 0] * ry).astype(np.int64)
+    cx = tx + np.round(offsets[py, px, 1] * rx).astype(np.int64)
+    inside = (cy >= 0) & (cy < height) & (cx >= 0) & (cx < width)
+    keep = inside.copy()
+    keep[inside] = valid[cy[inside], cx[inside]]
+    nnf[ty[keep], tx[keep], 0] = cy[keep]
+    nnf[ty[keep], tx[keep], 1] = cx[keep]

@@ -1,0 +1,232 @@
+"""From a claimed job's files to a JobSpec, through jobs.intake like every front door.
+
+A job is an image, optionally its mask (`NAME.mask.png`) and a recipe sidecar
+(`NAME.json`), or a folder holding these. The sidecar uses the protocol's
+fields: `mode`, `params` (the Params model) and `mask` (a path relative to
+the sidecar, which must stay inside the hot folder). A `recipe.json` written
+by any Underpaint result is accepted as a sidecar too: its engine, model, mode
+and params are reused. `DIR/defaults.json` has the same format; a sidecar's
+values win over it, key by key inside `params`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from underpaint.engines.base import Engine
+from underpaint.imaging.codec import to_array
+from underpaint.jobs.intake import check_mode, resolve_engine, spec_from_arrays
+from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
+from underpaint.results.recipe import ModelRef
+from underpaint.wire.errors import ProtocolError
+
+from .layout import READY_MARKER, classify, is_ignored
+
+
+class HotFolderError(Exception):
+    """A job the hot folder refuses: `code` is stable, `message` one sentence for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Sidecar(BaseModel):
+    """A recipe sidecar or defaults.json; recipe-only fields are accepted so result recipes work as sidecars."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Mode | None = None
+    mask: str | None = None
+    params: dict[str, Any] = {}
+    engine: str | None = None
+    model: ModelRef | str | None = None
+    underpaint: str | None = None
+    seeds: list[int] | None = None
+    document: dict[str, Any] | None = None
+    region: dict[str, Any] | None = None
+    image_sha256: str | None = None
+    mask_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_variants: int
+
+
+@dataclass(frozen=True)
+class BuiltJob:
+    spec: JobSpec
+    engine: str
+    request: dict[str, Any]
+    digest: str
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    image: Path | None
+    mask: Path | None
+    recipe: Path | None
+    base: Path
+    """Where paths inside the recipe are relative to, in the job's claimed folder."""
+    original_base: Path
+    """The same folder before the claim (for paths to shared files elsewhere in the hot folder)."""
+
+
+def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> JobFiles:
+    """Which claimed file is the image, the mask and the recipe."""
+    if kind == "folder":
+        base = job_dir / members[0]
+        names = sorted(p.name for p in base.iterdir() if p.is_file() and not is_ignored(p.name)
+                       and p.name != READY_MARKER)
+        original_base = inbox / members[0]
+    else:
+        base, names, original_base = job_dir, sorted(members), inbox
+    found: dict[str, list[Path]] = {"image": [], "mask": [], "recipe": [], "other": []}
+    for name in names:
+        _, role = classify(name)
+        if kind == "folder" and role == "image" and Path(name).stem.lower() == "mask":
+            role = "mask"
+        found[role].append(base / name)
+    if found["other"]:
+        raise HotFolderError("unsupported_file", f"Underpaint does not know what to do with "
+                             f"{found['other'][0].name}: drop images (PNG, JPEG, WebP, TIFF, BMP), masks "
+                             "named NAME.mask.png and recipes named NAME.json.")
+    for role in ("image", "mask", "recipe"):
+        if len(found[role]) > 1:
+            listed = ", ".join(p.name for p in found[role])
+            raise HotFolderError("ambiguous_job", f"One job can have only one {role}, but found {listed}.")
+    if not found["image"]:
+        raise HotFolderError("missing_image", "This job has a mask or recipe but no image; drop the image with "
+                             "the same name (or put all files in one folder).")
+    return JobFiles(found["image"][0], (found["mask"] or [None])[0], (found["recipe"] or [None])[0],
+                    base, original_base)
+
+
+def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Path,
+              engines: Mapping[str, Engine], default_engine: str, limits: Limits) -> BuiltJob:
+    """The JobSpec for one claimed job, or HotFolderError / ProtocolError saying why not."""
+    sidecars = [s for s in (_read_sidecar(defaults, "defaults.json") if defaults.is_file() else None,
+                            _read_sidecar(files.recipe, files.recipe.name) if files.recipe else None) if s]
+    mode = next((s.mode for s in reversed(sidecars) if s.mode), None)
+    params = _params(sidecars)
+    try:
+        engine_name = resolve_engine(params, engines, default_engine)
+    except ProtocolError as exc:
+        raise HotFolderError(exc.code, exc.message) from None
+    caps = engines[engine_name].capabilities
+    if params.model is not None and params.model not in caps.models:
+        known = ", ".join(caps.models) or "none"
+        raise HotFolderError("unknown_model", f"The {engine_name} engine has no model '{params.model}' "
+                             f"(it has: {known}).")
+    if params.variants > limits.max_variants:
+        raise HotFolderError("invalid_recipe", f"At most {limits.max_variants} variants per job.")
+    mask_path = files.mask
+    recipe_mask = files.recipe and next((s.mask for s in reversed(sidecars) if s.mask), None)
+    if recipe_mask:
+        mask_path = _inside(files, root, recipe_mask)
+    assert files.image is not None
+    image, notes = _load(files.image, root, 4, limits.max_pixels)
+    mask = None
+    if mask_path is not None:
+        mask, mask_notes = _load(mask_path, root, 1, limits.max_pixels)
+        notes += mask_notes
+        if mask.shape != image.shape[:2]:
+            raise HotFolderError("size_mismatch", f"The mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]} "
+                                 f"but the image {files.image.name} is {image.shape[1]}x{image.shape[0]}; "
+                                 "they must match.")
+    if mode is None:
+        if mask is None:
+            raise HotFolderError("mask_required", f"{files.image.name} has no mask: the {engine_name} engine "
+                                 f"fills selections, so drop {files.image.stem}.mask.png beside it (white = fill) "
+                                 "or give a recipe with a mode that needs none.")
+        mode = Mode.FILL
+    height, width = image.shape[:2]
+    region = Rect(x=0, y=0, width=width, height=height)
+    params = params.model_copy(update={"engine": engine_name})
+    request = {"hot_folder": str(root), "name": name, "mode": str(mode), "params": params.model_dump(mode="json"),
+               "image": files.image.name, "mask": mask_path.name if mask_path else None, "width": width,
+               "height": height}
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    try:
+        check_mode(mode, caps, job_id)
+        spec = spec_from_arrays(job_id, mode, params, Size(width=width, height=height), region, image, mask,
+                                "hotfolder", "hotfolder", notes)
+    except ProtocolError as exc:
+        raise HotFolderError(exc.code, exc.message) from None
+    return BuiltJob(spec, engine_name, request, digest)
+
+
+def _read_sidecar(path: Path, label: str) -> Sidecar:
+    try:
+        data = json.loads(path.read_bytes())
+        return Sidecar.model_validate(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HotFolderError("invalid_recipe", f"{label} is not a valid recipe: {_first_problem(exc)}.") from None
+
+
+def _params(sidecars: list[Sidecar]) -> Params:
+    merged: dict[str, Any] = {}
+    for sidecar in sidecars:
+        merged |= sidecar.params
+        if sidecar.engine is not None:
+            merged["engine"] = sidecar.engine
+        if sidecar.model is not None:
+            merged["model"] = sidecar.model if isinstance(sidecar.model, str) else sidecar.model.name
+    try:
+        return Params.model_validate(merged)
+    except ValidationError as exc:
+        raise HotFolderError("invalid_recipe", f"The recipe's params are invalid: {_first_problem(exc)}.") from None
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "recipe"
+        return f"{where}: {error['msg']}"
+    return str(exc).split("\n")[0].rstrip(".")
+
+
+def _inside(files: JobFiles, root: Path, relative: str) -> Path:
+    """A recipe path: a claimed file of this job, or another file inside the hot folder."""
+    for base in (files.base, files.original_base):
+        candidate = (base / relative).resolve()
+        if candidate.is_relative_to(root.resolve()) and candidate.is_file():
+            return candidate
+    candidate = (files.original_base / relative).resolve()
+    if not candidate.is_relative_to(root.resolve()):
+        raise HotFolderError("path_outside_folder", f"The recipe points to '{relative}', which lies outside the "
+                             "hot folder; recipes may only name files inside it.")
+    raise HotFolderError("missing_file", f"The recipe names '{relative}', but no such file is in the hot folder.")
+
+
+def _load(path: Path, root: Path, channels: int, max_pixels: int) -> tuple[np.ndarray, list[str]]:
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise HotFolderError("path_outside_folder", f"{path.name} links to a file outside the hot folder.")
+    if path.stat().st_size == 0:
+        raise HotFolderError("empty_file", f"{path.name} is empty (zero bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > max_pixels:
+                    raise HotFolderError("too_many_pixels", f"{path.name} has {image.width * image.height} pixels; "
+                                         f"this agent takes at most {max_pixels}.")
+                image.load()
+                return to_array(image, channels)
+    except HotFolderError:
+        raise
+    except Exception as exc:
+        raise HotFolderError("bad_image", f"{path.name} could not be read as an image ({exc}).") from None

@@ -1,0 +1,4 @@
+export * from "./client.js";
+export * from "./frames.js";
+export * from "./socket.js";
+export type * from "./messages.gen.js";

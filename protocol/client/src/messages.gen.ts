@@ -1,0 +1,520 @@
+/* Generated from protocol/schemas by scripts/gen-types.mjs; do not edit. */
+
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Mode".
+ */
+export type Mode = "fill" | "remove" | "expand" | "generate" | "refine";
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ErrorCode".
+ */
+export type ErrorCode =
+  | "bad_json"
+  | "unknown_type"
+  | "invalid_message"
+  | "handshake_required"
+  | "unsupported_version"
+  | "unauthorized"
+  | "message_too_large"
+  | "bad_frame"
+  | "unknown_stream"
+  | "chunk_out_of_order"
+  | "upload_size_mismatch"
+  | "upload_timeout"
+  | "bad_image"
+  | "size_mismatch"
+  | "empty_mask"
+  | "bad_region"
+  | "too_many_pixels"
+  | "unsupported_mode"
+  | "unknown_engine"
+  | "queue_full"
+  | "job_id_conflict"
+  | "unknown_job"
+  | "engine_failed"
+  | "agent_restarted"
+  | "internal_error";
+
+export interface ProtocolV1 {
+  Accepted?: Accepted;
+  FrameHeader?: FrameHeader;
+  Cancel?: Cancel;
+  Cancelled?: Cancelled;
+  Done?: Done;
+  Error?: Error;
+  Hello?: Hello;
+  Jobs?: Jobs;
+  ListJobs?: ListJobs;
+  Plan?: Plan;
+  Planned?: Planned;
+  Preview?: Preview;
+  Progress?: Progress;
+  Recipe?: Recipe;
+  Result?: Result;
+  Resume?: Resume;
+  Submit?: Submit;
+  Welcome?: Welcome;
+}
+/**
+ * Agent -> client: a job is queued (queue_position > 0) or running (0); duplicate=true when the same job id and spec were submitted before.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Accepted".
+ */
+export interface Accepted {
+  duplicate?: boolean;
+  job_id: string;
+  /**
+   * 0 means running now.
+   */
+  queue_position: number;
+  /**
+   * 1 for a new job (its first event); 0 in the reply to a duplicate submit, which is not one of the job's logged events.
+   */
+  seq: number;
+  type: "accepted";
+}
+/**
+ * JSON header of a binary frame. Frame layout: 4-byte big-endian header length N, N bytes of UTF-8 JSON matching this schema, then the chunk's payload bytes.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "FrameHeader".
+ */
+export interface FrameHeader {
+  /**
+   * Number of chunks in the stream; the same in every chunk.
+   */
+  count: number;
+  /**
+   * 0-based chunk index; chunks are sent in order.
+   */
+  index: number;
+  /**
+   * Stream id announced by a Blob in a JSON message.
+   */
+  stream: string;
+}
+/**
+ * Client -> agent: cancel one job; it stops between steps and ends with `cancelled`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Cancel".
+ */
+export interface Cancel {
+  job_id: string;
+  type: "cancel";
+}
+/**
+ * Agent -> client, terminal: the job was cancelled.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Cancelled".
+ */
+export interface Cancelled {
+  job_id: string;
+  /**
+   * Per-job event sequence number, from 1 up by 1.
+   */
+  seq: number;
+  type: "cancelled";
+}
+/**
+ * Agent -> client, terminal: every variant was sent; carries the recipe and download URLs.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Done".
+ */
+export interface Done {
+  downloads: Downloads;
+  job_id: string;
+  recipe: Recipe;
+  /**
+   * Per-job event sequence number, from 1 up by 1.
+   */
+  seq: number;
+  type: "done";
+  warnings?: string[];
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Downloads".
+ */
+export interface Downloads {
+  psd: string;
+  variants: string[];
+}
+/**
+ * Everything needed to re-create a result: engine, model, mode, parameters, the seed of each variant, input hashes and the Underpaint version. Stored in `done`, PNG text chunks and PSDs.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Recipe".
+ */
+export interface Recipe {
+  document: Size;
+  engine: string;
+  image_sha256?: string | null;
+  mask_sha256?: string | null;
+  mode: Mode;
+  model?: ModelRef | null;
+  params: Params;
+  region: Rect;
+  seeds: number[];
+  /**
+   * Version of Underpaint that made the result.
+   */
+  underpaint?: string;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Size".
+ */
+export interface Size {
+  height: number;
+  width: number;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ModelRef".
+ */
+export interface ModelRef {
+  name: string;
+  sha256?: string | null;
+}
+/**
+ * Everything about a job that is not pixels: what a recipe replays.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Params".
+ */
+export interface Params {
+  color_match?: boolean;
+  /**
+   * Engine name; the agent's default when absent.
+   */
+  engine?: string | null;
+  expand?: Margins | null;
+  /**
+   * Mask feather in document pixels.
+   */
+  feather?: number | null;
+  /**
+   * Mask grow in document pixels.
+   */
+  grow?: number | null;
+  guidance?: number;
+  /**
+   * Model name for engines that load models.
+   */
+  model?: string | null;
+  negative_prompt?: string;
+  prompt?: string;
+  scheduler?: string;
+  /**
+   * Variant i uses seed + i.
+   */
+  seed?: number;
+  steps?: number;
+  strength?: number;
+  variants?: number;
+}
+/**
+ * How far Expand grows the canvas on each side, in pixels.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Margins".
+ */
+export interface Margins {
+  bottom?: number;
+  left?: number;
+  right?: number;
+  top?: number;
+}
+/**
+ * An integer rectangle in document pixels.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Rect".
+ */
+export interface Rect {
+  height: number;
+  width: number;
+  x: number;
+  y: number;
+}
+/**
+ * Agent -> client: a stable code, a human sentence and whether a retry can help. With a job_id and seq it is a job's terminal event.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Error".
+ */
+export interface Error {
+  code: ErrorCode;
+  job_id?: string | null;
+  message: string;
+  retryable: boolean;
+  seq?: number | null;
+  type: "error";
+}
+/**
+ * Client -> agent, first message on a connection: protocol version, client name, pairing token.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Hello".
+ */
+export interface Hello {
+  client: ClientInfo;
+  protocol: string;
+  token: string;
+  type: "hello";
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ClientInfo".
+ */
+export interface ClientInfo {
+  name: string;
+  version?: string;
+}
+/**
+ * Agent -> client, reply to `list_jobs`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Jobs".
+ */
+export interface Jobs {
+  jobs: JobSummary[];
+  type: "jobs";
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "JobSummary".
+ */
+export interface JobSummary {
+  client: string;
+  created_at: number;
+  error_code?: string | null;
+  finished_at?: number | null;
+  job_id: string;
+  last_seq?: number;
+  mode: Mode;
+  prompt: string;
+  source: string;
+  state: "queued" | "running" | "done" | "error" | "cancelled";
+  variants: number;
+}
+/**
+ * Client -> agent: list recent jobs (newest first); answered by `jobs`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ListJobs".
+ */
+export interface ListJobs {
+  limit?: number;
+  type: "list_jobs";
+}
+/**
+ * Client -> agent: which context rectangle to send for a selection; answered by `planned`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Plan".
+ */
+export interface Plan {
+  document: Size;
+  mode: Mode;
+  params?: Params;
+  request_id: string;
+  selection: Rect;
+  type: "plan";
+}
+/**
+ * Agent -> client, reply to `plan`: the context rectangle to send and the working size.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Planned".
+ */
+export interface Planned {
+  context: Rect;
+  request_id: string;
+  type: "planned";
+  working: Size;
+}
+/**
+ * Agent -> client: a small preview image of a running variant (only when submit.previews).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Preview".
+ */
+export interface Preview {
+  image: Blob;
+  job_id: string;
+  /**
+   * Per-job event sequence number, from 1 up by 1.
+   */
+  seq: number;
+  step: number;
+  type: "preview";
+  /**
+   * 0-based variant index; seed = params.seed + index.
+   */
+  variant: number;
+}
+/**
+ * Announces image bytes that follow in binary frames tagged with `stream`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Blob".
+ */
+export interface Blob {
+  /**
+   * Total payload bytes over all chunks.
+   */
+  bytes: number;
+  format: "rgba8" | "gray8" | "png";
+  height: number;
+  stream: string;
+  width: number;
+}
+/**
+ * Agent -> client: a job advanced one step.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Progress".
+ */
+export interface Progress {
+  /**
+   * Of the whole job, all variants.
+   */
+  fraction: number;
+  job_id: string;
+  /**
+   * Per-job event sequence number, from 1 up by 1.
+   */
+  seq: number;
+  step: number;
+  steps: number;
+  type: "progress";
+  /**
+   * 0-based variant index; seed = params.seed + index.
+   */
+  variant: number;
+}
+/**
+ * Agent -> client: one finished variant; its pixels and mask follow in binary frames.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Result".
+ */
+export interface Result {
+  job_id: string;
+  layer: LayerInfo;
+  mask: Blob;
+  pixels: Blob;
+  seed: number;
+  /**
+   * Per-job event sequence number, from 1 up by 1.
+   */
+  seq: number;
+  type: "result";
+  /**
+   * 0-based variant index; seed = params.seed + index.
+   */
+  variant: number;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "LayerInfo".
+ */
+export interface LayerInfo {
+  bounds: Rect;
+  name: string;
+  visible: boolean;
+}
+/**
+ * Client -> agent: replay a job's events with seq > after_seq, then follow it live.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Resume".
+ */
+export interface Resume {
+  /**
+   * Last sequence number the client saw; 0 for all.
+   */
+  after_seq: number;
+  job_id: string;
+  type: "resume";
+}
+/**
+ * Client -> agent: start a job with a client-chosen, idempotent job id. Image and mask bytes follow in binary frames tagged with the announced stream ids.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Submit".
+ */
+export interface Submit {
+  document: Size;
+  image?: Blob | null;
+  job_id: string;
+  mask?: Blob | null;
+  mode: Mode;
+  params?: Params;
+  previews?: boolean;
+  region: Rect;
+  result_format?: "raw" | "png";
+  type: "submit";
+}
+/**
+ * Agent -> client, reply to a valid `hello`: agent version and capabilities (engines, models, modes, formats, limits).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Welcome".
+ */
+export interface Welcome {
+  agent: AgentInfo;
+  capabilities: Capabilities;
+  protocol: string;
+  type: "welcome";
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "AgentInfo".
+ */
+export interface AgentInfo {
+  name?: "underpaint";
+  version: string;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Capabilities".
+ */
+export interface Capabilities {
+  default_engine: string;
+  engines: EngineInfo[];
+  formats: ("rgba8" | "gray8" | "png")[];
+  limits: Limits;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "EngineInfo".
+ */
+export interface EngineInfo {
+  description?: string;
+  max_pixels: number;
+  models?: string[];
+  modes: Mode[];
+  multiple: number;
+  name: string;
+  native_max: number;
+  native_min: number;
+  uses_prompt: boolean;
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Limits".
+ */
+export interface Limits {
+  chunk_bytes: number;
+  max_message_bytes: number;
+  max_pixels: number;
+  max_variants: number;
+  queue_size: number;
+}
