@@ -24,10 +24,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# ImageMagick is the independent PSD reader the tests check our files with.
+# ImageMagick is the independent PSD reader the tests check our files with; Debian's
+# Chromium runs the plugin panels (driven by playwright-core, which never downloads a browser).
 system-deps:
-	@command -v identify >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
-		$(SUDO) apt-get install -y -q --no-install-recommends imagemagick; }
+	@command -v identify >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) apt-get install -y -q --no-install-recommends imagemagick chromium; }
 
 run: $(STAMP)
 	$(VENV)/bin/underpaint serve
