@@ -48,11 +48,19 @@ test: $(STAMP) $(NODE_STAMP) system-deps lint typecheck
 	$(PY) -m underpaint.wire.schema_export --check protocol/schemas
 	node protocol/client/scripts/gen-types.mjs --check
 	npx tsc -p protocol/client
+	npm run --silent typecheck:figma
+	npm run --silent lint:figma
+	npm run --silent build:figma
+	npm run --silent typecheck:photoshop
+	npm run --silent build:photoshop
 	$(PY) -m pytest -q
 	npx vitest run
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/diffusion.py
+	$(PY) bench/hotfolder.py
+	$(PY) bench/quality.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

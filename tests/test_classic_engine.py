@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, WorkItem
-from underpaint.engines.classic import STEPS, ClassicEngine
+from underpaint.engines.classic import ClassicEngine, steps_for
 from underpaint.jobs.spec import Mode, Params
+from underpaint.wire.errors import ErrorCode
 
 HEIGHT, WIDTH = 192, 256
 HOLE = (slice(64, 128), slice(88, 168))
@@ -99,8 +100,11 @@ def test_progress_reports_every_step_of_every_variant_in_order() -> None:
     def record(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
         calls.append((variant, step, steps))
 
-    list(ClassicEngine().run(_work([4, 5]), record, CancelToken()))
-    assert calls == [(v, s, STEPS) for v in (0, 1) for s in range(1, STEPS + 1)]
+    work = _work([4, 5])
+    list(ClassicEngine().run(work, record, CancelToken()))
+    steps = steps_for(work)
+    assert steps > 3, "one step per EM iteration, so long fills move the bar"
+    assert calls == [(v, s, steps) for v in (0, 1) for s in range(1, steps + 1)]
 
 
 def test_cancel_between_steps_raises_job_cancelled() -> None:
@@ -142,12 +146,52 @@ def test_hole_touching_the_corner_is_filled_with_texture() -> None:
     assert _detail(filled, mask > 0) > 0.5 * _detail(_textured(), mask == 0)
 
 
-def test_modes_the_engine_lacks_are_refused() -> None:
-    with pytest.raises(EngineError):
+def test_generate_is_declined_as_unsupported_with_a_reason() -> None:
+    with pytest.raises(EngineError) as caught:
         _run([0], Mode.GENERATE)
+    assert caught.value.code == ErrorCode.UNSUPPORTED_MODE
+    assert "no" in caught.value.message and "continue" in caught.value.message
+    assert Mode.GENERATE not in ClassicEngine().capabilities.modes
 
 
 def test_capabilities_say_it_ignores_prompts() -> None:
     caps = ClassicEngine().capabilities
     assert caps.name == "classic" and not caps.uses_prompt
-    assert caps.modes >= {Mode.FILL, Mode.REMOVE}
+    assert caps.modes == {Mode.FILL, Mode.REMOVE, Mode.EXPAND}
+
+
+def test_cancel_during_synthesis_stops_within_the_variant() -> None:
+    cancel = CancelToken()
+    seen: list[int] = []
+
+    def cancel_at_third_step(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
+        seen.append(step)
+        if step == 3:
+            cancel.cancel()
+
+    with pytest.raises(JobCancelled):
+        list(ClassicEngine().run(_work([0]), cancel_at_third_step, cancel))
+    assert seen == [1, 2, 3]
+
+
+def test_a_large_working_size_keeps_the_grain_of_the_surroundings() -> None:
+    # 768x576 with a 300x200 hole: the old 320 px shift-map would have worked this at 40 % scale.
+    image = _textured(576, 768, seed=4)
+    mask = np.zeros((576, 768), np.uint8)
+    mask[180:380, 230:530] = 255
+    work = WorkItem(mode=Mode.FILL, width=768, height=576, params=Params(), seeds=[2], image=image, mask=mask)
+    (filled,) = ClassicEngine().run(work, _ignore, CancelToken())
+    hole = mask > 0
+    inner = cv2.erode(mask, np.ones((9, 9), np.uint8)) > 0
+    ring = (cv2.dilate(mask, np.ones((33, 33), np.uint8)) > 0) & ~hole
+    assert _detail(filled, inner) > 0.8 * _detail(image, ring)
+
+
+def test_a_one_pixel_wide_hole_is_filled_and_nothing_else_moves() -> None:
+    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
+    mask[:, 100] = 255
+    work = WorkItem(mode=Mode.FILL, width=WIDTH, height=HEIGHT, params=Params(), seeds=[1], image=_textured(),
+                    mask=mask)
+    (filled,) = ClassicEngine().run(work, _ignore, CancelToken())
+    assert np.array_equal(filled[mask == 0], _textured()[mask == 0])
+    assert np.abs(filled[:, 100].astype(int) - _textured()[:, 100].astype(int)).mean() > 1

@@ -6,11 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from underpaint.engines.base import EngineCapabilities
-from underpaint.imaging.planner import grow_feather, mask_bounds, plan_context, plan_job, working_size
+from underpaint.imaging.planner import MAX_PAD, grow_feather, mask_bounds, plan_context, plan_job, working_size
 from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.wire.errors import ErrorCode, ProtocolError
 
@@ -181,3 +181,59 @@ def test_mask_bounds_counts_any_value_above_zero() -> None:
     mask[10, 5] = 1
     mask[30, 20] = 200
     assert mask_bounds(mask) == _rect(5, 10, 16, 21)
+
+
+def test_huge_selection_pad_is_capped_so_the_context_stays_near_the_selection() -> None:
+    # 6000 px long side: the pad would be 2400; capped at 512, plus grow 24 and feather 64.
+    assert _context((12000, 8000), (3000, 2000, 6000, 4000)) == _rect(2400, 1400, 7200, 5200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc_w=st.integers(1, 20000),
+    doc_h=st.integers(1, 20000),
+    data=st.data(),
+    grow=st.one_of(st.none(), st.integers(0, 100)),
+    feather=st.one_of(st.none(), st.integers(0, 200)),
+)
+def test_context_contains_the_soft_selection_and_stays_in_the_canvas_for_any_shape(
+    doc_w: int, doc_h: int, data: st.DataObject, grow: int | None, feather: int | None
+) -> None:
+    width, height = data.draw(st.integers(1, doc_w)), data.draw(st.integers(1, doc_h))
+    x, y = data.draw(st.integers(0, doc_w - width)), data.draw(st.integers(0, doc_h - height))
+    params = Params(grow=grow, feather=feather)
+    context = _context((doc_w, doc_h), (x, y, width, height), params)
+    canvas = _rect(0, 0, doc_w, doc_h)
+    assert context.intersect(canvas) == context, "inside the canvas"
+    g, f = grow_feather(_rect(x, y, width, height), params)
+    soft = _rect(x - g - f, y - g - f, width + 2 * (g + f), height + 2 * (g + f)).intersect(canvas)
+    assert context.intersect(soft) == soft, "holds the grown and feathered selection"
+    for side, doc_side, sel_side in ((context.width, doc_w, width), (context.height, doc_h, height)):
+        assert side >= min(CAPS.native_min, doc_side), "small selections see their surroundings"
+        limit = max(sel_side + 2 * (MAX_PAD + g + f), CAPS.native_min)
+        assert side <= limit, "the padding never exceeds its cap"
+
+
+@pytest.mark.parametrize(
+    "doc, sel",
+    [
+        ((4000, 3000), (0, 0, 4000, 3000)),  # whole canvas
+        ((4000, 3000), (0, 1000, 4000, 1)),  # one pixel high, edge to edge
+        ((4000, 3000), (3992, 2992, 8, 8)),  # 8x8 in the bottom-right corner
+        ((8, 8), (0, 0, 8, 8)),  # an 8x8 document
+        ((12000, 8000), (0, 0, 6000, 8000)),  # half a huge document, touching three edges
+        ((300, 20000), (100, 5000, 50, 10000)),  # very tall and thin
+    ],
+)
+def test_plans_for_extreme_shapes_fit_the_canvas_and_the_engine(
+    doc: tuple[int, int], sel: tuple[int, int, int, int]
+) -> None:
+    x, y, w, h = sel
+    document = Size(width=doc[0], height=doc[1])
+    selection = _rect(x, y, w, h)
+    context = plan_context(document, selection, CAPS, DEFAULTS)
+    assert context.intersect(_rect(0, 0, *doc)) == context
+    assert context.intersect(selection) == selection
+    size = working_size(context.width, context.height, CAPS)
+    assert max(size.width, size.height) <= CAPS.native_max and size.width * size.height <= CAPS.max_pixels
+    assert size.width % CAPS.multiple == 0 and size.height % CAPS.multiple == 0

@@ -32,7 +32,7 @@ def load_image(image: ImageLike, channels: int) -> tuple[np.ndarray, list[str]]:
         image = Image.fromarray(image)
     if isinstance(image, str | Path):
         with Image.open(image) as opened:
-            opened.load()
+            # to_array loads it, after checking the undecoded bit depth (16-bit RGB is read as 8 silently).
             return to_array(opened, channels)
     return to_array(image, channels)
 

@@ -45,6 +45,10 @@ def main(ctx: click.Context, config_dir: Path | None) -> None:
 @click.option("--port", type=int, help="Port to listen on (default 7433).")
 @click.option("--engine", help="Default engine (default: classic, which needs no downloads).")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where history and results live.")
+@click.option("--hot-folder", type=click.Path(file_okay=False, path_type=Path), help="Also watch this hot folder.")
+@click.option("--poll", "hot_folder_poll", type=click.FloatRange(min=0.01), help="Poll the hot folder every N s.")
+@click.option("--model", help="Default diffusers model (a name from `underpaint models list`, or a path); "
+              "makes diffusers the default engine unless --engine says otherwise.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
@@ -56,12 +60,17 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     from underpaint.server.serve import start_agent
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if flags.get("model") and not flags.get("engine"):
+        flags["engine"] = "diffusers"
     loaded = _load(ctx, **flags)
     settings = loaded.settings
     try:
-        engines = build_engines(settings.engine)
+        engines = build_engines(settings.engine, settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    preload = getattr(engines.get("diffusers"), "preload", None)
+    if preload is not None:
+        preload()
 
     async def serve_until_stopped() -> None:
         try:
@@ -252,3 +261,11 @@ def _client_job(ctx: click.Context, mode: Any, image: Any, mask: Any, params: An
             console.print(f"[red]Job {summary['state']}:[/red] {summary.get('message', '')}")
         sys.exit(1)
 
+
+from underpaint.cli_models import models  # noqa: E402
+
+main.add_command(models)
+
+from underpaint.cli_hotfolder import watch  # noqa: E402
+
+main.add_command(watch)

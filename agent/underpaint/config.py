@@ -46,6 +46,19 @@ class Settings(BaseModel):
     result_max_age_days: float = Field(default=14.0, gt=0)
     result_max_total_mb: float = Field(default=4096.0, gt=0)
     hot_folder: Path | None = None
+    hot_folder_poll: float | None = Field(default=None, gt=0, description="Poll every N s instead of OS events.")
+    hot_folder_stable_seconds: float = Field(default=2.0, gt=0, description="Unchanged this long = complete.")
+    hot_folder_max_wait_seconds: float = Field(default=600.0, gt=0, description="Still changing after = failed.")
+    hot_folder_rescan_seconds: float = Field(default=10.0, gt=0, description="Full rescan even without events.")
+    # diffusers engine (offered only when a model is set or registered)
+    model: str | None = Field(default=None, description="Default diffusers model: a registered name or a path.")
+    models_file: Path | None = Field(default=None, description="Model registry (default: data_dir/models.json).")
+    device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
+    dtype: str = Field(default="auto", description="auto (fp16 on GPUs, fp32 on CPU), fp16, bf16 or fp32.")
+    cpu_offload: bool = False
+    compile: bool = False
+    offline: bool = False
+    max_loaded_models: int = Field(default=2, ge=1)
 
     @property
     def history_path(self) -> Path:
@@ -54,6 +67,10 @@ class Settings(BaseModel):
     @property
     def results_dir(self) -> Path:
         return self.data_dir / "results"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_file or self.data_dir / "models.json"
 
     @property
     def is_loopback(self) -> bool:

@@ -95,3 +95,22 @@ class Engine(Protocol):
     def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
         """Yield one RGB8 (height, width, 3) image per seed, in seed order, as each is ready."""
         ...
+
+
+def capabilities_for(engine: Engine, model: str | None) -> EngineCapabilities:
+    """`engine`'s capabilities for jobs naming `model`: engines that load models (diffusers) report that
+    model's native sizes through an optional `capabilities_for(model)` method; others have one set."""
+    method = getattr(engine, "capabilities_for", None)
+    return method(model) if callable(method) else engine.capabilities
+
+
+def model_identity(engine: Engine, model: str | None) -> tuple[str, str | None] | None:
+    """(name, content sha256) of the model a job naming `model` runs on, for its recipe.
+
+    Engines that load models answer through an optional `model_identity(model)` method (resolving
+    the default model when `model` is None); for others this is `model` itself, unhashed, or None.
+    """
+    method = getattr(engine, "model_identity", None)
+    if callable(method):
+        return method(model)  # type: ignore[no-any-return]
+    return (model, None) if model else None

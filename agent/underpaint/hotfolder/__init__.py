@@ -1,0 +1,1 @@
+"""The hot folder: a watched folder that turns dropped images into layered PSDs (see service.py)."""

@@ -111,8 +111,9 @@ def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> Job
     if not found["image"]:
         raise HotFolderError("missing_image", "This job has a mask or recipe but no image; drop the image with "
                              "the same name (or put all files in one folder).")
-    return JobFiles(found["image"][0], (found["mask"] or [None])[0], (found["recipe"] or [None])[0],
-                    base, original_base)
+    mask = found["mask"][0] if found["mask"] else None
+    recipe = found["recipe"][0] if found["recipe"] else None
+    return JobFiles(found["image"][0], mask, recipe, base, original_base)
 
 
 def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Path,

@@ -212,7 +212,7 @@ def _groups(entries: dict[str, _Observed]) -> list[Group]:
             continue
         stem, role = classify(name)
         if role == "other":
-            groups.append(Group(name, (name,), "files", ("other",)))
+            groups.append(Group(stem, (name,), "files", ("other",)))
         else:
             by_stem.setdefault(stem, []).append((name, role))
     for stem, members in sorted(by_stem.items()):

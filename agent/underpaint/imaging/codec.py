@@ -37,6 +37,7 @@ def _decode_png(data: bytes | bytearray, width: int, height: int, channels: int)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            notes = depth_notes(image)
             image.load()
     except Exception as exc:
         raise ProtocolError(ErrorCode.BAD_IMAGE, f"The PNG could not be decoded: {exc}.") from exc
@@ -45,12 +46,25 @@ def _decode_png(data: bytes | bytearray, width: int, height: int, channels: int)
             ErrorCode.SIZE_MISMATCH,
             f"The PNG is {image.width}x{image.height} but was announced as {width}x{height}.",
         )
-    return to_array(image, channels)
+    array, more = to_array(image, channels)
+    return array, notes + more
+
+
+def depth_notes(image: Image.Image) -> list[str]:
+    """A warning when a not yet loaded 16-bit RGB(A) image will be read as 8 bits.
+
+    Pillow reads 16-bit RGB(A) PNGs as 8-bit RGB(A) without a word; only the
+    undecoded tile still says what the file held, so this must run before `load`.
+    """
+    tiles = getattr(image, "tile", None) or ()
+    if image.mode in ("RGB", "RGBA") and any(str(tile.args).endswith(";16B") for tile in tiles):
+        return [f"The 16-bit {image.mode} image was converted to 8 bits per channel."]
+    return []
 
 
 def to_array(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
     """RGBA8 or Gray8 from any Pillow image; 16-bit and other modes are converted with a warning."""
-    notes: list[str] = []
+    notes = depth_notes(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F", "RGB;16", "RGBA;16"):
         notes.append(f"The {image.mode} image was converted to 8 bits per channel.")
         scale = 1 / 257 if image.mode != "F" else 255

@@ -20,7 +20,11 @@ CONTEXT_PAD_RATIO = 0.4
 surroundings for the engine to continue, not so much that the selection shrinks
 to a few working pixels."""
 
-MIN_PAD = 16
+MIN_PAD, MAX_PAD = 16, 512
+"""Padding bounds in document pixels. The cap keeps huge selections from dragging
+in most of the document: engines work at about 1000 px, where 512 document
+pixels around a 6000 px selection are still ~80 working pixels of surroundings,
+while the context (and the memory it takes) stays close to the selection's size."""
 GROW_RATIO, GROW_MIN, GROW_MAX = 0.015, 2, 24
 FEATHER_RATIO, FEATHER_MIN, FEATHER_MAX = 0.025, 2, 64
 
@@ -71,7 +75,7 @@ def plan_context(document: Size, selection: Rect, caps: EngineCapabilities, para
     if selection.area == 0:
         raise ProtocolError(ErrorCode.EMPTY_MASK, "The selection lies outside the document.")
     grow, feather = grow_feather(selection, params)
-    pad = max(MIN_PAD, round(max(selection.width, selection.height) * CONTEXT_PAD_RATIO)) + grow + feather
+    pad = _clamp(round(max(selection.width, selection.height) * CONTEXT_PAD_RATIO), MIN_PAD, MAX_PAD) + grow + feather
     x, width = _span(selection.x, selection.width, pad, caps.native_min, document.width)
     y, height = _span(selection.y, selection.height, pad, caps.native_min, document.height)
     return Rect(x=x, y=y, width=width, height=height)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from underpaint.engines.base import Engine, EngineCapabilities
+from underpaint.engines.base import Engine, EngineCapabilities, capabilities_for
+from underpaint.imaging.canvas import check_expand
 from underpaint.imaging.codec import CHANNELS, decode_pixels
 from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.wire.errors import ErrorCode, ProtocolError
@@ -42,7 +43,7 @@ def check_request(
     job = submit.job_id
     region = submit.region
     engine = engines[resolve_engine(submit.params, engines, default_engine)]
-    check_mode(submit.mode, engine.capabilities, job)
+    check_mode(submit.mode, capabilities_for(engine, submit.params.model), job)
     check_region(region, submit.document, job)
     if region.area > limits.max_pixels:
         raise ProtocolError(
@@ -58,6 +59,14 @@ def check_request(
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Mode '{submit.mode}' needs an image.", job)
     if submit.mode in NEEDS_MASK and submit.mask is None:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Mode '{submit.mode}' needs a mask.", job)
+    if submit.mode is Mode.EXPAND:
+        grown = check_expand(submit.document, region, submit.params.expand, job)
+        if grown.area > limits.max_pixels:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_PIXELS,
+                f"The expanded region has {grown.area} pixels; this agent takes at most {limits.max_pixels}.",
+                job,
+            )
     for name, blob, channels in (("image", submit.image, 4), ("mask", submit.mask, 1)):
         if blob is not None:
             _check_blob(job, name, blob, region, channels)

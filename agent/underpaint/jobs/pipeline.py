@@ -17,7 +17,10 @@ from underpaint.engines.base import (
     EngineError,
     ProgressSink,
     WorkItem,
+    capabilities_for,
+    model_identity,
 )
+from underpaint.imaging.canvas import check_expand, expand_canvas
 from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.planner import plan_job
 from underpaint.jobs.intake import check_mode, check_region
@@ -39,8 +42,12 @@ def run_pipeline(
     Raises ProtocolError for input the job cannot run on, EngineError when the
     engine misbehaves, JobCancelled when `cancel` is set.
     """
-    caps = engine.capabilities
+    caps = capabilities_for(engine, spec.params.model)
     validate(spec, caps)
+    request = spec
+    if spec.mode is Mode.EXPAND:
+        # From here on an expand is a fill of the new strips on the grown canvas.
+        spec = expand_canvas(spec)
     plan = plan_job(spec, caps)
     prepared = prepare(spec, plan)
     seeds = spec.params.seeds()
@@ -83,16 +90,18 @@ def run_pipeline(
         layers=layers,
         recipe=Recipe(
             engine=caps.name,
-            model=ModelRef(name=spec.params.model) if spec.params.model else None,
+            model=_model_ref(engine, spec.params.model),
             mode=spec.mode,
             params=spec.params,
             seeds=seeds,
+            # The result's geometry (the grown canvas for Expand; params.expand says by how much),
+            # and the hashes of the inputs as sent, which is what a replay checks.
             document=spec.document,
             region=spec.region,
-            image_sha256=pixels_sha256(spec.image),
-            mask_sha256=pixels_sha256(spec.mask),
+            image_sha256=pixels_sha256(request.image),
+            mask_sha256=pixels_sha256(request.mask),
         ),
-        warnings=_warnings(spec, caps),
+        warnings=_warnings(request, caps),
     )
 
 
@@ -105,13 +114,19 @@ def validate(spec: JobSpec, caps: EngineCapabilities) -> None:
         return
     if spec.image is None or spec.image.dtype != np.uint8:
         raise ProtocolError(ErrorCode.BAD_IMAGE, f"A {spec.mode} job needs the image as RGBA8.", spec.job_id)
-    if spec.mask is None or not spec.mask.any():
-        raise ProtocolError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
     expected = (region.height, region.width)
-    if spec.image.shape != (*expected, 4) or spec.mask.shape != expected:
+    if spec.mode is Mode.EXPAND:
+        # The new strips are the selection; a mask, when sent, adds to them.
+        check_expand(spec.document, region, spec.params.expand, spec.job_id)
+        mask_shape = expected if spec.mask is None else spec.mask.shape
+    elif spec.mask is None or not spec.mask.any():
+        raise ProtocolError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
+    else:
+        mask_shape = spec.mask.shape
+    if spec.image.shape != (*expected, 4) or mask_shape != expected:
         raise ProtocolError(
             ErrorCode.SIZE_MISMATCH,
-            f"Image {spec.image.shape} and mask {spec.mask.shape} must cover the region {expected}.",
+            f"Image {spec.image.shape} and mask {mask_shape} must cover the region {expected}.",
             spec.job_id,
         )
 
@@ -130,3 +145,8 @@ def _warnings(spec: JobSpec, caps: EngineCapabilities) -> list[str]:
     if spec.params.prompt.strip() and not caps.uses_prompt:
         warnings.append(f"The {caps.name} engine ignores prompts.")
     return warnings
+
+
+def _model_ref(engine: Engine, model: str | None) -> ModelRef | None:
+    identity = model_identity(engine, model)
+    return ModelRef(name=identity[0], sha256=identity[1]) if identity else None

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from underpaint.config import Settings
 from underpaint.engines.base import Engine
+from underpaint.hotfolder.service import HotFolder
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.manager import JobManager
 from underpaint.results.store import ResultStore
@@ -47,7 +48,12 @@ def _manager_context(settings: Settings, engines: Mapping[str, Engine]):  # type
         manager = JobManager(engines, store, history, settings.queue_size, settings.chunk_bytes)
         await manager.start()
         app[MANAGER] = manager
+        hot_folder = HotFolder(settings.hot_folder, manager, settings) if settings.hot_folder else None
+        if hot_folder is not None:
+            await hot_folder.start()
         yield
+        if hot_folder is not None:
+            await hot_folder.stop()
         await manager.close()
         history.close()
 

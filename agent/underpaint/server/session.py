@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from underpaint.config import Settings
+from underpaint.engines.base import capabilities_for
 from underpaint.imaging.planner import plan_context, working_size
 from underpaint.jobs.events import Event
 from underpaint.jobs.intake import IntakeLimits, build_spec, check_request, resolve_engine
@@ -214,8 +215,9 @@ class Session:
 
     def _on_plan(self, plan: Plan) -> None:
         engine = self.manager.engines[resolve_engine(plan.params, self.manager.engines, self.settings.engine)]
-        context = plan_context(plan.document, plan.selection, engine.capabilities, plan.params)
-        working = working_size(context.width, context.height, engine.capabilities)
+        caps = capabilities_for(engine, plan.params.model)
+        context = plan_context(plan.document, plan.selection, caps, plan.params)
+        working = working_size(context.width, context.height, caps)
         self.send(Planned(request_id=plan.request_id, context=context, working=working))
 
     async def _on_submit(self, submit: Submit) -> None:

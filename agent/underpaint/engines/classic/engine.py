@@ -30,7 +30,8 @@ CAPABILITIES = EngineCapabilities(
     # selections are worked at 128 px so 7x7 patches have room.
     native_min=128,
     native_max=1024,
-    multiple=8,
+    # Any size will do: a context that fits is worked pixel for pixel, never resampled.
+    multiple=1,
     max_pixels=1024 * 768,
     description="Content-aware fill from the surrounding pixels; needs no model weights and ignores prompts.",
 )

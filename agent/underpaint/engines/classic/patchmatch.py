@@ -129,3 +129,53 @@ def random_field(nnf: np.ndarray, ty: np.ndarray, tx: np.ndarray, vy: np.ndarray
     for i in range(ty.shape[0]):
         k = np.random.randint(0, vy.shape[0])
         nnf[ty[i], tx[i], 0], nnf[ty[i], tx[i], 1] = vy[k], vx[k]
+
+
+@_jit
+def copy_centres(
+    estimate: np.ndarray, source: np.ndarray, nnf: np.ndarray, hole: np.ndarray, is_target: np.ndarray
+) -> None:
+    """Set every hole pixel that is a patch centre to the centre of its match: no averaging at all.
+
+    Voting averages the patches over a pixel, which keeps structure but thins
+    fine grain (film grain, sensor noise, foliage) that no two patches share;
+    the last step copies pixels instead, so the grain survives.
+    """
+    height, width = hole.shape
+    for y in range(height):
+        for x in range(width):
+            if hole[y, x] and is_target[y, x]:
+                for c in range(3):
+                    estimate[y, x, c] = source[nnf[y, x, 0], nnf[y, x, 1], c]
+
+
+@_jit
+def boundary_error(
+    source: np.ndarray, nnf: np.ndarray, hole: np.ndarray, ty: np.ndarray, tx: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """At known pixels next to the hole: the source minus what the matched patches put there.
+
+    Returns (error, known) where `known` marks the pixels that have an error.
+    Patches straddle the hole's edge, so this is how far the copied texture's
+    colour is off right at the seam; spread into the hole it removes the step.
+    """
+    height, width = hole.shape
+    total = np.zeros((height, width, 3), np.float32)
+    count = np.zeros((height, width), np.float32)
+    for i in range(ty.shape[0]):
+        y, x = ty[i], tx[i]
+        sy, sx = nnf[y, x, 0], nnf[y, x, 1]
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                qy, qx = y + dy, x + dx
+                if not hole[qy, qx]:
+                    count[qy, qx] += 1.0
+                    for c in range(3):
+                        total[qy, qx, c] += source[qy, qx, c] - source[sy + dy, sx + dx, c]
+    known = count > 0
+    for y in range(height):
+        for x in range(width):
+            if known[y, x]:
+                for c in range(3):
+                    total[y, x, c] /= count[y, x]
+    return total, known

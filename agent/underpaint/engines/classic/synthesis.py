@@ -72,7 +72,7 @@ def synthesize(
 
     Calls `step` after each EM iteration (for progress and cancel).
     """
-    estimate = rough.astype(np.float32)
+    estimate: np.ndarray = rough.astype(np.float32)
     offsets: np.ndarray | None = None
     for index in range(len(levels) - 1, -1, -1):
         level = levels[index]
@@ -97,16 +97,26 @@ def _refine_level(
         return estimate, None
     nnf = np.zeros((height, width, 2), np.int64)
     patchmatch.random_field(nnf, ty, tx, vy, vx, seed)
+    cost = np.zeros((height, width), np.float32)
     if offsets is not None:
         _inherit(nnf, offsets, ty, tx, valid)
-    cost = np.zeros((height, width), np.float32)
+        # Rebuild the hole from the inherited field at this level's resolution before matching:
+        # matched against the blurry upscale, PatchMatch would favour flat patches and lose the texture.
+        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, ty, tx, RADIUS, np.inf)
     for iteration in range(iterations(index)):
         patchmatch.score(nnf, cost, estimate, level.image, ty, tx, RADIUS)
         patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, RADIUS, PASSES, seed + iteration)
         sigma2 = max(float(np.percentile(cost[ty, tx], 75)), 1.0)
         patchmatch.vote(estimate, level.image, nnf, cost, level.hole, ty, tx, RADIUS, sigma2)
         step()
-    shift = nnf - np.stack(np.mgrid[0:height, 0:width], axis=-1)
+    if index == 0:
+        patchmatch.score(nnf, cost, estimate, level.image, ty, tx, RADIUS)
+        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, RADIUS, PASSES, seed - 1)
+        patchmatch.copy_centres(estimate, level.image, nnf, level.hole, targets)
+        estimate[level.hole] += _membrane(*patchmatch.boundary_error(level.image, nnf, level.hole, ty, tx, RADIUS),
+                                          level.hole)[level.hole]
+    ys, xs = np.mgrid[0:height, 0:width]
+    shift = nnf - np.stack([ys, xs], axis=-1)
     shift[~targets] = 0
     return estimate, shift
 
@@ -114,15 +124,17 @@ def _refine_level(
 def _targets(hole: np.ndarray) -> np.ndarray:
     """Patch centres (away from the border) whose patch touches the hole."""
     size = 2 * RADIUS + 1
-    touched = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-    return touched & _interior(hole.shape)
+    touched = np.asarray(cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8))) > 0
+    targets: np.ndarray = touched & _interior(hole.shape)
+    return targets
 
 
 def _sources(hole: np.ndarray) -> np.ndarray:
     """Patch centres whose whole patch is known."""
     size = 2 * RADIUS + 1
-    touched = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-    return ~touched & _interior(hole.shape)
+    touched = np.asarray(cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8))) > 0
+    sources: np.ndarray = ~touched & _interior(hole.shape)
+    return sources
 
 
 def _interior(shape: tuple[int, ...]) -> np.ndarray:
@@ -144,3 +156,18 @@ def _inherit(nnf: np.ndarray, offsets: np.ndarray, ty: np.ndarray, tx: np.ndarra
     keep[inside] = valid[cy[inside], cx[inside]]
     nnf[ty[keep], tx[keep], 0] = cy[keep]
     nnf[ty[keep], tx[keep], 1] = cx[keep]
+
+
+def _membrane(error: np.ndarray, known: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The seam error spread smoothly over the hole (a healing-brush correction).
+
+    Copied patches can be a shade off the surroundings; adding this smooth
+    field, equal to the error at the edge and fading inside, closes the step
+    without touching the texture.
+    """
+    # Only the hole is spread into; Telea reads the error from the ring of known pixels around it.
+    unknown = np.where(hole, np.uint8(255), np.uint8(0))
+    spread = np.empty_like(error)
+    for c in range(3):
+        spread[..., c] = cv2.inpaint(np.ascontiguousarray(error[..., c]), unknown, 5, cv2.INPAINT_TELEA)
+    return spread

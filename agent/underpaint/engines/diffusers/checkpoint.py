@@ -35,7 +35,7 @@ def read_safetensors_header(path: Path) -> dict[str, TensorInfo]:
                 raise ModelFileError(_broken(path, "it is empty or cut short"))
             (length,) = struct.unpack("<Q", prefix)
             if length > min(_MAX_HEADER, size - 8):
-                raise ModelFileError(_broken(path, "its header is corrupt or the file is cut short"))
+                raise ModelFileError(_broken(path, "it is truncated or its header is corrupt"))
             header = json.loads(handle.read(length))
     except FileNotFoundError:
         raise ModelFileError(f"Model file {path} does not exist. Check the path, or re-add the model with "

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from underpaint.engines.diffusers.architecture import Architecture, detect
+from underpaint.engines.diffusers.architecture import Architecture
 from underpaint.engines.diffusers.checkpoint import ModelFileError, content_sha256, fingerprint
 
 SourceKind = Literal["folder", "single_file", "hub"]

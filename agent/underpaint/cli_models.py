@@ -1,0 +1,112 @@
+"""`underpaint models ...`: the registry of named diffusers models (list, add, remove, pull)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from underpaint.cli import _load, console
+
+
+def _registry(ctx: click.Context) -> Any:
+    from underpaint.engines.diffusers.registry import ModelRegistry
+
+    return ModelRegistry(_load(ctx).settings.models_path)
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+def models() -> None:
+    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants)."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_models(ctx: click.Context, /, as_json: bool) -> None:
+    """List registered models."""
+    from underpaint.engines.diffusers.registry import RegistryError
+
+    registry = _registry(ctx)
+    try:
+        entries = registry.entries()
+    except RegistryError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps([e.model_dump(mode="json") for e in entries.values()], indent=2))
+        return
+    table = Table("name", "architecture", "kind", "where", "sha256", "status",
+                  title=f"Models (registry {registry.path})")
+    for entry in entries.values():
+        status = "ok" if entry.location.exists() else "[red]missing[/red]"
+        table.add_row(entry.name, entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
+    Console().print(table)
+    if not entries:
+        console.print("No models yet: `underpaint models add NAME PATH` or `underpaint models pull HUB_ID`.")
+
+
+@models.command()
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--config", "config_source", help="Diffusers folder or hub id with the component configs and "
+              "tokenizers a single-file checkpoint needs (default: the architecture's reference repo).")
+@click.option("--native", nargs=3, type=int, default=None, metavar="MIN MAX PIXELS",
+              help="Override the working sizes: long side min and max, most pixels (fine-tunes at other sizes).")
+@click.option("--allow-ckpt", is_flag=True, help="Accept a pickle .ckpt (it can run code: only from a trusted source).")
+@click.pass_context
+def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
+        native: tuple[int, int, int] | None, allow_ckpt: bool) -> None:
+    """Register the model at PATH (a diffusers folder or a single .safetensors checkpoint) as NAME."""
+    from underpaint.engines.diffusers.checkpoint import ModelFileError
+    from underpaint.engines.diffusers.registry import RegistryError, make_entry
+
+    registry = _registry(ctx)
+    try:
+        with console.status(f"Checking and hashing {path}..."):
+            entry = make_entry(name, path, config=config_source, native=native or None, allow_ckpt=allow_ckpt)
+        registry.put(entry)
+    except (RegistryError, ModelFileError) as exc:
+        raise _fail(exc) from None
+    console.print(f"Added [bold]{entry.name}[/bold]: {entry.architecture}, sha256 {entry.sha256[:12]}.")
+
+
+@models.command()
+@click.argument("name")
+@click.pass_context
+def remove(ctx: click.Context, /, name: str) -> None:
+    """Forget model NAME (its files stay where they are)."""
+    from underpaint.engines.diffusers.registry import RegistryError
+
+    try:
+        entry = _registry(ctx).remove(name)
+    except RegistryError as exc:
+        raise _fail(exc) from None
+    console.print(f"Removed {entry.name}; its files at {entry.path} were left in place.")
+
+
+@models.command()
+@click.argument("hub_id")
+@click.option("--name", help="Registry name (default: the repo's name).")
+@click.option("--revision", default=None, help="Branch, tag or commit.")
+@click.pass_context
+def pull(ctx: click.Context, /, hub_id: str, name: str | None, revision: str | None) -> None:
+    """Download HUB_ID (owner/repo, or owner/repo/file.safetensors) into the Hugging Face cache and register it."""
+    from underpaint.engines.diffusers.checkpoint import ModelFileError
+    from underpaint.engines.diffusers.hub import download
+    from underpaint.engines.diffusers.registry import RegistryError, make_entry
+
+    try:
+        path = download(hub_id, revision)
+        entry = make_entry(name or hub_id.split("/")[1], path, kind="hub", source=hub_id)
+        _registry(ctx).put(entry)
+    except (RegistryError, ModelFileError, OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"Pulled and added [bold]{entry.name}[/bold]: {entry.architecture}, sha256 {entry.sha256[:12]}.")

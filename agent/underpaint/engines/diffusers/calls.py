@@ -1,0 +1,83 @@
+"""One diffusers call per variant: the mode decides the pipeline and its inputs.
+
+generate -> txt2img; refine -> img2img (diffusers runs steps x strength);
+fill/remove/expand -> inpaint, which for a 9-channel UNet feeds it the mask and
+masked image, and for a regular UNet blends the known latents back in after
+every step. Inpainting UNets do generate and refine through inpaint too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from underpaint.engines.base import WorkItem
+from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind, configure_vae
+from underpaint.engines.diffusers.schedulers import make_scheduler
+from underpaint.jobs.spec import Mode
+
+StepHook = Callable[[int, int, torch.Tensor], None]
+"""(step done, steps in this call, latents) after each denoising step; may raise to stop."""
+
+KIND: dict[Mode, PipelineKind] = {
+    Mode.GENERATE: "txt2img", Mode.REFINE: "img2img",
+    Mode.FILL: "inpaint", Mode.REMOVE: "inpaint", Mode.EXPAND: "inpaint",
+}
+
+
+def inputs(model: LoadedModel, work: WorkItem) -> tuple[PipelineKind, dict[str, Any]]:
+    """The pipeline kind and its mode-specific arguments (images as Pillow images at working size)."""
+    kind = KIND[work.mode]
+    size = (work.width, work.height)
+    image = Image.fromarray(work.image) if work.image is not None else None
+    if kind == "txt2img":
+        if not model.arch.inpaint:
+            return kind, {"width": work.width, "height": work.height}
+        # An inpainting UNet creates everything under a full mask.
+        return "inpaint", {"image": Image.new("RGB", size, (127, 127, 127)), "mask_image": Image.new("L", size, 255),
+                           "width": work.width, "height": work.height, "strength": 1.0}
+    if kind == "img2img":
+        if not model.arch.inpaint:
+            return kind, {"image": image, "strength": work.params.strength}
+        return "inpaint", {"image": image, "mask_image": Image.new("L", size, 255), "width": work.width,
+                           "height": work.height, "strength": work.params.strength}
+    mask = Image.fromarray(work.mask) if work.mask is not None else Image.new("L", size, 255)
+    return kind, {"image": image, "mask_image": mask, "width": work.width, "height": work.height,
+                  "strength": work.params.strength}
+
+
+def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook) -> np.ndarray:
+    """One image for `seed`: RGB8 (height, width, 3)."""
+    kind, mode_args = inputs(model, work)
+    pipe = model.pipeline(kind)
+    pipe.scheduler = make_scheduler(work.params.scheduler, model.base.scheduler.config)
+    configure_vae(pipe, work.width, work.height)
+    # Noise drawn on the CPU: the same seed gives the same noise on every device.
+    generator = torch.Generator("cpu").manual_seed(seed)
+
+    def step_end(pipeline: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        on_step(index + 1, int(pipeline.num_timesteps), tensors["latents"])
+        return tensors
+
+    params = work.params
+    steps = params.steps
+    strength = float(mode_args.get("strength", 1.0))
+    if strength <= 0 and work.image is not None:
+        on_step(1, 1, torch.zeros(1, 4, 1, 1))
+        return work.image.copy()
+    # diffusers runs int(steps x strength) steps; at least one.
+    steps = max(steps, math.ceil(1 / strength))
+    with torch.inference_mode():
+        output = pipe(
+            prompt=params.prompt, negative_prompt=params.negative_prompt or None,
+            num_inference_steps=steps, guidance_scale=params.guidance, generator=generator,
+            output_type="np", callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"],
+            **mode_args,
+        )
+    image = np.asarray(output.images[0], dtype=np.float32)
+    return np.ascontiguousarray((image * 255).round().clip(0, 255).astype(np.uint8))

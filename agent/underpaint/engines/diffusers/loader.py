@@ -1,0 +1,188 @@
+"""Loading a registered model into warm pipelines: one set of weights, three pipelines sharing it.
+
+Folders load with `from_pretrained`, single-file checkpoints with
+`from_single_file` (component configs and tokenizers from the entry's
+`config`, else the architecture's reference repo, from the local Hugging Face
+cache first). Hub models are pulled into that cache once and load as folders.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from diffusers import (
+    StableDiffusionImg2ImgPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLImg2ImgPipeline,
+    StableDiffusionXLInpaintPipeline,
+    StableDiffusionXLPipeline,
+)
+
+from underpaint.engines.diffusers.architecture import Architecture, Family, detect, detect_from_tensors
+from underpaint.engines.diffusers.checkpoint import (
+    ModelFileError,
+    TensorInfo,
+    read_safetensors_header,
+    weight_files,
+)
+from underpaint.engines.diffusers.device import Placement
+from underpaint.engines.diffusers.registry import ModelEntry
+
+log = logging.getLogger(__name__)
+PipelineKind = Literal["txt2img", "img2img", "inpaint"]
+
+_CLASSES: dict[Family, dict[PipelineKind, Any]] = {
+    Family.SD1: {"txt2img": StableDiffusionPipeline, "img2img": StableDiffusionImg2ImgPipeline,
+                 "inpaint": StableDiffusionInpaintPipeline},
+    Family.SDXL: {"txt2img": StableDiffusionXLPipeline, "img2img": StableDiffusionXLImg2ImgPipeline,
+                  "inpaint": StableDiffusionXLInpaintPipeline},
+}
+_CLASSES[Family.SD2] = _CLASSES[Family.SD1]
+
+REFERENCE_CONFIGS = {
+    "sd1": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sd1-inpaint": "stable-diffusion-v1-5/stable-diffusion-inpainting",
+    "sd2": "stabilityai/stable-diffusion-2-1",
+    "sd2-inpaint": "stabilityai/stable-diffusion-2-inpainting",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "sdxl-inpaint": "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+}
+"""Where a single-file checkpoint's component configs and tokenizers come from unless its entry names a folder."""
+
+VAE_TILING_PIXELS = 1536 * 1536
+"""Decode in tiles above this working area: the VAE's activations, not the weights, then dominate memory."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    placement: Placement
+    offload: bool = False
+    compile: bool = False
+    offline: bool = False
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    entry: ModelEntry
+    arch: Architecture
+    placement: Placement
+    base: Any
+    _pipes: dict[PipelineKind, Any] = field(default_factory=dict)
+
+    def pipeline(self, kind: PipelineKind) -> Any:
+        """The pipeline for `kind`, made on first use from the base one's components (no weight copies).
+
+        Inpainting UNets run every mode through the inpaint pipeline (a full mask for generate).
+        """
+        if self.arch.inpaint:
+            kind = "inpaint"
+        if kind not in self._pipes:
+            cls = _CLASSES[self.arch.family][kind]
+            # from_pipe casts to its dtype argument (fp32 by default) in place: pass ours.
+            pipe = self.base if isinstance(self.base, cls) else cls.from_pipe(self.base,
+                                                                               torch_dtype=self.placement.dtype)
+            pipe.set_progress_bar_config(disable=True)
+            self._pipes[kind] = pipe
+        return self._pipes[kind]
+
+    def weight_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+                   if (module := getattr(self.base, name, None)) is not None for p in module.parameters())
+
+
+def detect_source(path: Path, allow_ckpt: bool = False) -> Architecture:
+    if path.is_file() and path.suffix != ".safetensors":
+        if not allow_ckpt:
+            raise ModelFileError(f"{path} is a pickle checkpoint, which can run code when loaded. Convert it to "
+                                 ".safetensors, or allow it explicitly (--allow-ckpt) if you trust its origin.")
+        return detect_from_tensors(_ckpt_tensors(path), path)
+    return detect(path)
+
+
+def _ckpt_tensors(path: Path) -> dict[str, TensorInfo]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        raise ModelFileError(f"Model file {path} cannot be read ({exc}); download or copy it again.") from None
+    while isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    return {k: TensorInfo(tuple(v.shape), str(v.dtype)) for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def check_files(entry: ModelEntry) -> Architecture:
+    """Cheap checks before loading: the weights exist, are complete, and are what the registry says."""
+    location = entry.location
+    if not location.exists():
+        raise ModelFileError(f"Model '{entry.name}': {location} does not exist. Put it back, or "
+                             f"`underpaint models remove {entry.name}` and add it again.")
+    if location.is_dir():
+        for path in weight_files(location):
+            if path.suffix == ".safetensors":
+                read_safetensors_header(path)
+    arch = detect_source(location, entry.allow_ckpt)
+    if arch != entry.arch:
+        raise ModelFileError(f"Model '{entry.name}': {location} now holds an {arch.name} model, not the "
+                             f"{entry.architecture} it was registered as; `underpaint models add` it again.")
+    return arch
+
+
+def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
+    arch = check_files(entry)
+    cls = _CLASSES[arch.family]["inpaint" if arch.inpaint else "txt2img"]
+    dtype = options.placement.dtype
+    extra: dict[str, Any] = {}
+    if arch.family is not Family.SDXL:
+        extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+    try:
+        if entry.location.is_dir():
+            pipe = cls.from_pretrained(entry.location, torch_dtype=dtype, local_files_only=True, **extra)
+        else:
+            pipe = _from_single_file(cls, entry, arch, dtype, options.offline, extra)
+    except (ModelFileError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"Model '{entry.name}' at {entry.location} could not be loaded: {exc}. "
+                             "If the files are damaged, copy or download them again.") from exc
+    _place(pipe, options)
+    log.info("loaded model %s (%s) on %s", entry.name, arch.name, options.placement.label)
+    return LoadedModel(entry, arch, options.placement, pipe)
+
+
+def _from_single_file(cls: Any, entry: ModelEntry, arch: Architecture, dtype: torch.dtype, offline: bool,
+                      extra: dict[str, Any]) -> Any:
+    config = entry.config or REFERENCE_CONFIGS[arch.name]
+    kwargs = {"config": config, "torch_dtype": dtype, **extra}
+    try:
+        return cls.from_single_file(str(entry.location), local_files_only=True, **kwargs)
+    except OSError:
+        if offline or Path(config).is_dir():
+            raise ModelFileError(
+                f"Model '{entry.name}' ({entry.location}) needs the component configs and tokenizers of {config}, "
+                "which are not on this machine. Connect once to fetch them (a few MB), or register the model with "
+                "--config pointing at a diffusers folder of the same architecture.") from None
+    log.info("fetching the component configs of %s for %s", config, entry.name)
+    return cls.from_single_file(str(entry.location), local_files_only=False, **kwargs)
+
+
+def _place(pipe: Any, options: LoadOptions) -> None:
+    device = options.placement.device
+    if options.offload and device.type == "cuda":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if options.compile:
+        pipe.unet = torch.compile(pipe.unet)
+    pipe.set_progress_bar_config(disable=True)
+
+
+def configure_vae(pipe: Any, width: int, height: int) -> None:
+    """Tiled VAE decode/encode only for large working sizes, where it saves memory; plain otherwise."""
+    if width * height > VAE_TILING_PIXELS:
+        pipe.vae.enable_tiling()
+    else:
+        pipe.vae.disable_tiling()

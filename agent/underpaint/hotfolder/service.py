@@ -1,0 +1,359 @@
+"""The hot folder service: watch in/, claim ready jobs, feed the agent's one queue, file the results.
+
+It holds no generation logic: each job becomes a JobSpec (hotfolder.intake ->
+jobs.intake) submitted to the shared JobManager as owner "hotfolder", so it
+shows in `underpaint jobs` and the history beside websocket jobs. At most
+`MAX_IN_FLIGHT` hot-folder jobs sit in the agent's queue at once; the rest
+wait in in/ (or processing/ after a restart), so a drop of hundreds of files
+never fills the queue that plugins share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from collections import deque
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from underpaint.config import Settings
+from underpaint.jobs.events import Event
+from underpaint.jobs.manager import JobManager
+from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.wire.messages import Cancelled, Done, Error, Progress
+
+from .intake import BuiltJob, HotFolderError, Limits, build_job, find_files
+from .journal import Journal, JournalRow
+from .layout import Group, Layout, Tracker, classify
+from .lock import FolderLock
+from .outputs import move_originals, reserve_out_dir, write_error, write_outputs
+
+log = logging.getLogger(__name__)
+MAX_IN_FLIGHT = 4
+MAX_ATTEMPTS = 3
+"""A job that was running when the agent died this many times is failed, not re-queued again."""
+OWNER = "hotfolder"
+_CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
+
+
+class HotFolder:
+    def __init__(self, root: Path, manager: JobManager, settings: Settings) -> None:
+        self.layout = Layout(root.resolve())
+        self.manager = manager
+        self.settings = settings
+        self.poll = settings.hot_folder_poll
+        self.tracker = Tracker(self.layout.inbox, settings.hot_folder_stable_seconds,
+                               settings.hot_folder_max_wait_seconds, trust_mtime=self.poll is None)
+        self.journal: Journal | None = None
+        self._lock = FolderLock(self.layout.root)
+        self._wake = asyncio.Event()
+        self._pending: deque[str] = deque()
+        self._in_flight: set[str] = set()
+        self._started: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._observer: BaseObserver | None = None
+        self._stopping = False
+
+    # lifecycle
+
+    async def start(self) -> None:
+        self.layout.create()
+        self._lock.acquire()
+        self.journal = Journal(self.settings.history_path, self.layout.root)
+        self._recover()
+        loop = asyncio.get_running_loop()
+        observer = PollingObserver(timeout=self.poll) if self.poll else Observer()
+        observer.schedule(_Waker(loop, self._wake), str(self.layout.inbox), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        self._pump = asyncio.create_task(self._run(), name="underpaint-hotfolder")
+        log.info("watching hot folder %s (%s)", self.layout.root,
+                 f"polling every {self.poll} s" if self.poll else "native events")
+
+    async def stop(self) -> None:
+        """Stop watching; jobs not finished stay in processing/ and are re-queued at the next start."""
+        self._stopping = True
+        if self._observer is not None:
+            self._observer.stop()
+            await asyncio.to_thread(self._observer.join, 5)
+        tasks = [t for t in (self._pump, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()
+        self._lock.release()
+
+    # the loop
+
+    async def _run(self) -> None:
+        tick = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=tick)
+            self._wake.clear()
+            try:
+                tick = await self._step()
+            except Exception:
+                log.exception("hot folder step failed; retrying")
+                tick = 1.0
+
+    async def _step(self) -> float:
+        """One pass: submit what waits, claim what is ready; returns how long to sleep."""
+        while self._pending and self._has_room():
+            if not await self._submit(self._pending.popleft()):
+                break
+        verdict = await asyncio.to_thread(self.tracker.scan)
+        for group in verdict.growing:
+            await self._claim_and_fail(group, "still_growing", "This file kept changing for "
+                                       f"{self.settings.hot_folder_max_wait_seconds:g} s, so it was never complete.")
+        for group in verdict.orphans:
+            await self._claim_and_fail(group, "missing_image", "This mask or recipe has no image with the same "
+                                       "name; drop the image beside it (or put all files in one folder).")
+        claimed_all = True
+        for group in verdict.ready:
+            if not self._has_room() or self._pending:
+                claimed_all = False
+                break
+            job_id = self._claim(group)
+            if job_id is not None and not await self._submit(job_id):
+                claimed_all = False
+                break
+        busy = verdict.waiting or verdict.growing or not claimed_all
+        if busy and self._has_room():
+            return max(0.05, min(0.25, self.settings.hot_folder_stable_seconds / 4))
+        return self.settings.hot_folder_rescan_seconds
+
+    def _has_room(self) -> bool:
+        return len(self._in_flight) < MAX_IN_FLIGHT
+
+    # claiming: an atomic rename of each file into processing/<job id>/
+
+    def _claim(self, group: Group) -> str | None:
+        journal = self._journal()
+        members = list(group.members)
+        for name in members:
+            try:
+                if (self.layout.inbox / name).is_file():
+                    with (self.layout.inbox / name).open("rb"):
+                        pass
+            except OSError:
+                return None  # still locked by its writer (Windows shares): try again later
+        job_id = _new_job_id(group.name)
+        journal.add(job_id, group.name, members)
+        job_dir = self.layout.processing / job_id
+        job_dir.mkdir(parents=True)
+        moved = self._move_in(members, job_dir)
+        self.tracker.forget(group.members)
+        if not moved:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            journal.set_state(job_id, "failed")
+            return None
+        journal.set_state(job_id, "claimed")
+        return job_id
+
+    def _move_in(self, members: list[str], job_dir: Path) -> int:
+        moved = 0
+        for name in members:
+            try:
+                os.rename(self.layout.inbox / name, job_dir / name)
+                moved += 1
+            except FileNotFoundError:
+                moved += (job_dir / name).exists()
+        return moved
+
+    async def _claim_and_fail(self, group: Group, code: str, message: str) -> None:
+        job_id = self._claim(group)
+        if job_id is not None:
+            await self._fail(job_id, code, message)
+
+    # submitting to the agent's queue
+
+    async def _submit(self, job_id: str) -> bool:
+        """False when the agent's queue is full (the job stays pending)."""
+        row = self._journal().get(job_id)
+        assert row is not None
+        agent_id = self._agent_job_id(job_id)
+        try:
+            built = await asyncio.to_thread(self._build, row, agent_id)
+        except HotFolderError as exc:
+            await self._fail(job_id, exc.code, exc.message)
+            return True
+        except Exception as exc:
+            log.exception("building hot folder job %s failed", job_id)
+            await self._fail(job_id, ErrorCode.INTERNAL, f"The agent hit an internal error reading this job ({exc}).")
+            return True
+        try:
+            self.manager.submit(built.spec, built.engine, OWNER, built.digest, built.request)
+        except ProtocolError as exc:
+            if exc.code == ErrorCode.QUEUE_FULL:
+                self._pending.appendleft(job_id)
+                return False
+            await self._fail(job_id, exc.code, exc.message)
+            return True
+        self._journal().submitted(job_id, agent_id)
+        self._in_flight.add(job_id)
+        self.manager.attach(agent_id, 0, lambda event: self._on_event(job_id, agent_id, event))
+        return True
+
+    def _agent_job_id(self, job_id: str) -> str:
+        """The job id in the agent's queue: the hot folder id, then `<id>.2`, ... for re-queued runs."""
+        candidate, attempt = job_id, 1
+        while self.manager.known_digest(candidate) is not None:
+            attempt += 1
+            candidate = f"{job_id}.{attempt}"
+        return candidate
+
+    def _build(self, row: JournalRow, agent_id: str) -> BuiltJob:
+        job_dir = self.layout.processing / row.job_id
+        members = sorted(p.name for p in job_dir.iterdir())
+        kind = "folder" if len(members) == 1 and (job_dir / members[0]).is_dir() else "files"
+        files = find_files(job_dir, members, kind, self.layout.inbox)
+        limits = Limits(self.settings.max_pixels, self.settings.max_variants)
+        return build_job(agent_id, row.name, files, self.layout.root, self.layout.defaults, self.manager.engines,
+                         self.settings.engine, limits)
+
+    def _on_event(self, job_id: str, agent_id: str, event: Event) -> None:
+        if self._stopping:
+            return
+        message = event.message
+        if isinstance(message, Progress) and job_id not in self._started:
+            self._started.add(job_id)
+            self._journal().started(job_id)
+        elif isinstance(message, Done):
+            self._spawn(self._finish(job_id, agent_id, message))
+        elif isinstance(message, Error):
+            self._spawn(self._fail(job_id, message.code, message.message))
+        elif isinstance(message, Cancelled):
+            self._spawn(self._fail(job_id, "cancelled", "The job was cancelled before it finished."))
+
+    # endings
+
+    async def _finish(self, job_id: str, agent_id: str, done: Done) -> None:
+        journal = self._journal()
+        await self.manager.wait_for_files(agent_id)
+        job = self.manager.jobs.get(agent_id)
+        if job is None or job.saved is None:
+            await self._fail(job_id, ErrorCode.INTERNAL, "The agent could not write this job's result files.")
+            return
+        row = journal.get(job_id)
+        assert row is not None
+        out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self.layout.out, row.name)
+        journal.set_out_dir(job_id, out_dir)
+        await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, row.name)
+        journal.set_state(job_id, "finishing")
+        await self._file_done(row)
+
+    async def _file_done(self, row: JournalRow) -> None:
+        await asyncio.to_thread(move_originals, self.layout.processing / row.job_id, self.layout.done, row.name)
+        self._journal().set_state(row.job_id, "done")
+        self._ended(row.job_id)
+
+    async def _fail(self, job_id: str, code: str, message: str) -> None:
+        journal = self._journal()
+        journal.failing(job_id, code, message)
+        row = journal.get(job_id)
+        assert row is not None
+        await asyncio.to_thread(self._file_failed, row, code, message)
+        journal.set_state(job_id, "failed")
+        log.info("hot folder job %s (%s) failed: %s %s", job_id, row.name, code, message)
+        self._ended(job_id)
+
+    def _file_failed(self, row: JournalRow, code: str, message: str) -> None:
+        stem = move_originals(self.layout.processing / row.job_id, self.layout.failed, row.name)
+        write_error(self.layout.failed, stem, str(code), message, row.job_id, row.members)
+        if row.out_dir:
+            shutil.rmtree(row.out_dir, ignore_errors=True)
+
+    def _ended(self, job_id: str) -> None:
+        self._in_flight.discard(job_id)
+        self._started.discard(job_id)
+        self._wake.set()
+
+    # restart
+
+    def _recover(self) -> None:
+        """Finish what a dead agent left: every unfinished journal entry is re-queued or filed exactly once."""
+        journal = self._journal()
+        known = set()
+        for row in journal.unfinished():
+            known.add(row.job_id)
+            job_dir = self.layout.processing / row.job_id
+            if row.state == "claiming":
+                job_dir.mkdir(parents=True, exist_ok=True)
+                if not self._move_in(row.members, job_dir):
+                    shutil.rmtree(job_dir, ignore_errors=True)
+                    journal.set_state(row.job_id, "failed")
+                    continue
+                journal.set_state(row.job_id, "claimed")
+            if row.state in ("claiming", "claimed", "submitted"):
+                if row.attempts >= MAX_ATTEMPTS:
+                    self._spawn(self._fail(row.job_id, "agent_crashed", f"The agent stopped during this job "
+                                           f"{row.attempts} times, so it is not tried again."))
+                else:
+                    log.info("re-queueing hot folder job %s (%s)", row.job_id, row.name)
+                    self._pending.append(row.job_id)
+            elif row.state == "finishing":
+                self._spawn(self._file_done(row))
+            elif row.state == "failing":
+                self._spawn(self._fail(row.job_id, row.error_code or ErrorCode.INTERNAL, row.error_message or ""))
+        for entry in sorted(self.layout.processing.iterdir()):
+            if entry.name in known:
+                continue
+            if entry.is_dir():  # a job folder the journal does not know (e.g. copied here): adopt it
+                job_id = _new_job_id(entry.name)
+                members = sorted(p.name for p in entry.iterdir())
+                name = classify(members[0])[0] if len(members) == 1 else entry.name
+                journal.add(job_id, name, members)
+                os.rename(entry, self.layout.processing / job_id)
+                journal.set_state(job_id, "claimed")
+                self._pending.append(job_id)
+            elif not os.path.lexists(self.layout.inbox / entry.name):  # a loose file: back to in/
+                os.rename(entry, self.layout.inbox / entry.name)
+
+    # helpers
+
+    def _journal(self) -> Journal:
+        assert self.journal is not None, "the hot folder is not started"
+        return self.journal
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("hot folder task failed", exc_info=task.exception())
+
+
+class _Waker(FileSystemEventHandler):
+    """Any change under in/ wakes the loop; the scan, not the event, decides what to do."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        self.loop = loop
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _CHANGES:
+            return  # opens and read-only closes: our own scans make these
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+
+def _new_job_id(name: str) -> str:
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in name)[:40].strip("-_") or "job"
+    return f"hf-{safe}-{uuid.uuid4().hex[:8]}"

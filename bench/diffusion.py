@@ -1,0 +1,160 @@
+"""`make bench`, diffusion part: the agent's overhead on a real-size Stable Diffusion 1.5 inpaint.
+
+A pipeline of the real SD 1.5 inpainting architecture (860M-parameter UNet with
+9 input channels, the SD VAE, CLIP ViT-L/14 text encoder) with random weights
+is built once into a diffusers folder (no download) and registered like a
+user's model. Then, interleaved, at 512x512 with few steps:
+- a raw diffusers call (the engine's own warm StableDiffusionInpaintPipeline);
+- `underpaint.fill` in-process (planner -> engine -> composer);
+- the same fill through the agent (`underpaint serve --model`, separate
+  process, websocket client), submit to `done`;
+and, on the raw pipeline, variants one by one versus batched. Prints a
+Markdown section for docs/benchmarks.md. Random weights give noise, not
+pictures; the arithmetic, and so the time, is the real model's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from run import agent_fill, ellipse, machine, start_agent, textured
+from underpaint import api
+from underpaint.engines.diffusers.device import placement
+from underpaint.engines.diffusers.engine import DiffusersEngine
+from underpaint.engines.diffusers.loader import LoadOptions
+from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
+from underpaint.jobs.spec import Params
+
+SIDE, STEPS, GUIDANCE, REPEATS = 512, int(os.environ.get("BENCH_STEPS", "4")), 7.0, 2
+CACHE = Path(os.environ.get("UNDERPAINT_BENCH_CACHE", Path.home() / ".cache" / "underpaint-bench"))
+
+
+def build_sd15_inpaint(folder: Path) -> Path:
+    """SD 1.5 inpainting's architecture with random weights, saved as a diffusers folder (once)."""
+    if (folder / "model_index.json").is_file():
+        return folder
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from tiny_pipelines import make_tokenizer
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(in_channels=9, cross_attention_dim=768, sample_size=64)  # SD 1.5's defaults
+    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        sample_size=512)
+    text = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+                                        num_hidden_layers=12, vocab_size=49408, max_position_embeddings=77,
+                                        hidden_act="quick_gelu", projection_dim=768))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    pipe = StableDiffusionInpaintPipeline(vae=vae, text_encoder=text, tokenizer=make_tokenizer(folder / "_tok"),
+                                          unet=unet, scheduler=scheduler, safety_checker=None,
+                                          feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def timed(function: Any, *args: Any, **kwargs: Any) -> float:
+    start = time.perf_counter()
+    function(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def vm_hwm(pid: int) -> float:
+    """Peak resident memory of process `pid`, GiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def main() -> None:
+    torch.set_num_threads(os.cpu_count() or 1)
+    folder = Path(tempfile.mkdtemp(prefix="underpaint-bench-diffusion-"))
+    registry = ModelRegistry(folder / "models.json")
+    started = time.perf_counter()
+    model = build_sd15_inpaint(CACHE / "sd15-inpaint-random")
+    registry.put(make_entry("sd15-inpaint-random", model))
+    prepared = time.perf_counter() - started
+    engine = DiffusersEngine(registry, "sd15-inpaint-random", LoadOptions(placement("cpu")))
+    started = time.perf_counter()
+    pipe = engine.cache.get(engine.entry(None)).pipeline("inpaint")
+    load = time.perf_counter() - started
+
+    image, mask = textured(SIDE, SIDE), ellipse(SIDE, SIDE, (96, 96, 320, 320))
+    params = Params(prompt="a red cat on the sky", steps=STEPS, guidance=GUIDANCE, seed=3)
+    raw_args = {"prompt": params.prompt, "image": Image.fromarray(image[..., :3]), "mask_image": Image.fromarray(mask),
+                "width": SIDE, "height": SIDE, "num_inference_steps": STEPS, "guidance_scale": GUIDANCE,
+                "output_type": "np"}
+
+    def raw(images: int = 1) -> None:
+        pipe(generator=torch.Generator("cpu").manual_seed(3), num_images_per_prompt=images, **raw_args)
+
+    def in_process() -> None:
+        result = api.fill(image, mask, engine=engine, **params.model_dump(exclude_unset=True))
+        assert result.layers[0].pixels.shape[:2] == (SIDE, SIDE)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {"UNDERPAINT_PORT": str(port), "UNDERPAINT_CONFIG_DIR": str(folder / "config"),
+                        "UNDERPAINT_DATA_DIR": str(folder / "data"), "UNDERPAINT_MODELS_FILE": str(registry.path),
+                        "UNDERPAINT_MODEL": "sd15-inpaint-random", "UNDERPAINT_ENGINE": "diffusers",
+                        "UNDERPAINT_DEVICE": "cpu"}
+    agent = start_agent(env)
+    token = subprocess.run([sys.executable, "-m", "underpaint", "token"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    url = f"ws://127.0.0.1:{port}/v1/ws"
+    times: dict[str, list[float]] = {"raw": [], "fill": [], "agent": []}
+    try:
+        asyncio.run(agent_fill(url, token, image, mask, params))  # warm: the agent loads its model
+        in_process()
+        for _ in range(REPEATS):
+            times["raw"].append(timed(raw))
+            times["fill"].append(timed(in_process))
+            times["agent"].append(asyncio.run(agent_fill(url, token, image, mask, params)))
+        peak = vm_hwm(agent.pid)
+        seq_first = timed(raw)
+        seq_total = seq_first + timed(raw)
+        batched = timed(raw, 2)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=60)
+
+    med = {name: statistics.median(values) for name, values in times.items()}
+    print(f"## Diffusers engine, SD 1.5 inpaint architecture ({time.strftime('%Y-%m-%d')})\n")
+    print(f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads, fp32.\n")
+    print(f"Model: random weights, built and hashed in {prepared:.0f} s; loaded (warm pipelines) in {load:.1f} s.\n")
+    print(f"Work: {SIDE}x{SIDE}, {STEPS} steps, CFG {GUIDANCE}, Euler, one variant; a {320}x{320} soft ellipse.\n")
+    print("| measure | median | runs | ratio to raw |")
+    print("|---|---|---|---|")
+    for name, label in (("raw", "raw diffusers call (the warm StableDiffusionInpaintPipeline)"),
+                        ("fill", "`underpaint.fill` in-process"),
+                        ("agent", "the same fill through the agent (websocket, separate process)")):
+        print(f"| {label} | {med[name]:.2f} s | {REPEATS} | {med[name] / med['raw']:.3f} |")
+    print(f"| agent process peak resident memory | {peak:.2f} GiB | | |")
+    print()
+    print("| two variants | first image | both |")
+    print("|---|---|---|")
+    print(f"| one by one (what the engine does) | {seq_first:.2f} s | {seq_total:.2f} s |")
+    print(f"| batched (`num_images_per_prompt=2`) | {batched:.2f} s | {batched:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+// Messages between the main thread (figma API, no network) and the UI iframe
+// (the websocket). Each carries at most one image, so no message holds many
+// megabytes at once. Both sides check what they receive: a message of another
+// shape is dropped, never half-handled.
+import type { Brief } from "./brief.js";
+import type { MaskKind } from "./recipe.js";
+import type { Mode, Params, Recipe } from "./protocol.js";
+import type { Size, SizeRules } from "./size.js";
+
+export type Command = "fill" | "variants" | "regenerate" | "vary";
+
+/** One agent job the main thread asks the UI to run; targets are node ids fixed now, one per variant. */
+export interface JobOrder {
+  jobId: string;
+  command: Command;
+  mode: Mode;
+  params: Params;
+  size: Size;
+  mask: MaskKind;
+  targets: string[];
+  label: string;
+}
+
+export interface SelectionInfo {
+  frames: number;
+  /** Characters of a selected text layer: the brief when the prompt box is empty. */
+  textBrief: string;
+}
+
+export type MainToUi =
+  | { type: "init"; token: string; agentUrl: string; command: string | null; selection: SelectionInfo }
+  | { type: "selection"; selection: SelectionInfo }
+  | { type: "job"; order: JobOrder; source: Uint8Array | null }
+  | { type: "notice"; text: string };
+
+export type UiToMain =
+  | { type: "ready" }
+  | { type: "save-token"; token: string }
+  | { type: "connected"; engines: string[] }
+  | { type: "run"; command: "fill" | "variants"; brief: Brief; rules: SizeRules }
+  | { type: "image"; jobId: string; target: string; variant: number; seed: number; png: Uint8Array }
+  | { type: "finished"; jobId: string; state: "done" | "error" | "cancelled"; recipe: Recipe | null; message: string }
+  | { type: "notify"; text: string; error: boolean };
+
+type Check = (m: Record<string, unknown>) => boolean;
+const str = (v: unknown): v is string => typeof v === "string";
+const int = (v: unknown): v is number => Number.isInteger(v);
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const bytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
+const isSize = (v: unknown): boolean => obj(v) && int(v.width) && int(v.height) && v.width > 0 && v.height > 0;
+const isOrder = (v: unknown): boolean =>
+  obj(v) && str(v.jobId) && str(v.command) && str(v.mode) && obj(v.params) && isSize(v.size) && str(v.mask) && str(v.label) &&
+  Array.isArray(v.targets) && v.targets.length > 0 && v.targets.every(str);
+const isSelection = (v: unknown): boolean => obj(v) && int(v.frames) && str(v.textBrief);
+const isBrief = (v: unknown): boolean =>
+  obj(v) && str(v.mode) && str(v.prompt) && str(v.negativePrompt) && int(v.variants) && (v.seed === null || int(v.seed)) && str(v.style);
+const isRules = (v: unknown): boolean => obj(v) && int(v.multiple) && int(v.nativeMin) && int(v.maxPixels);
+
+const MAIN_TO_UI: Record<MainToUi["type"], Check> = {
+  init: (m) => str(m.token) && str(m.agentUrl) && (m.command === null || str(m.command)) && isSelection(m.selection),
+  selection: (m) => isSelection(m.selection),
+  job: (m) => isOrder(m.order) && (m.source === null || bytes(m.source)),
+  notice: (m) => str(m.text),
+};
+
+const UI_TO_MAIN: Record<UiToMain["type"], Check> = {
+  ready: () => true,
+  "save-token": (m) => str(m.token),
+  connected: (m) => Array.isArray(m.engines),
+  run: (m) => (m.command === "fill" || m.command === "variants") && isBrief(m.brief) && isRules(m.rules),
+  image: (m) => str(m.jobId) && str(m.target) && int(m.variant) && int(m.seed) && bytes(m.png),
+  finished: (m) => str(m.jobId) && ["done", "error", "cancelled"].includes(m.state as string) && (m.recipe === null || obj(m.recipe)) && str(m.message),
+  notify: (m) => str(m.text) && typeof m.error === "boolean",
+};
+
+function parse<T>(table: Record<string, Check>, value: unknown): T | null {
+  if (!obj(value) || !str(value.type) || !Object.prototype.hasOwnProperty.call(table, value.type)) return null;
+  return table[value.type](value) ? (value as T) : null;
+}
+
+export const parseMainMessage = (value: unknown): MainToUi | null => parse<MainToUi>(MAIN_TO_UI, value);
+export const parseUiMessage = (value: unknown): UiToMain | null => parse<UiToMain>(UI_TO_MAIN, value);

@@ -1,0 +1,69 @@
+// Results into nodes. Each target is looked up by the id fixed at submit time;
+// a target deleted meanwhile gives a notice and the other results still land.
+import type { JobOrder, UiToMain } from "../core/messages.js";
+import type { Recipe } from "../core/protocol.js";
+import { encodeRecipe, summarize, type NodeRecipe } from "../core/recipe.js";
+import { PENDING_KEY, RECIPE_KEY, RELAUNCH_COMMANDS, SOURCE_KEY } from "./keys.js";
+import { isTarget, type Target } from "./targets.js";
+
+type ImageMessage = Extract<UiToMain, { type: "image" }>;
+
+async function findTarget(id: string): Promise<Target | null> {
+  const node = await figma.getNodeByIdAsync(id);
+  return isTarget(node) ? node : null;
+}
+
+/** The recipe known before `done`: enough to regenerate; `done` replaces it with the agent's full one. */
+export function provisionalRecipe(order: JobOrder, seed: number): Recipe {
+  return {
+    engine: order.params.engine ?? "", mode: order.mode, params: { ...order.params }, seeds: [seed],
+    document: order.size, region: { x: 0, y: 0, ...order.size },
+  };
+}
+
+function writeRecipe(node: Target, record: NodeRecipe): void {
+  node.setPluginData(RECIPE_KEY, encodeRecipe(record));
+  const summary = summarize(record);
+  // Keys match manifest.json's relaunchButtons; the text shows under each button.
+  node.setRelaunchData(Object.fromEntries(RELAUNCH_COMMANDS.map((command) => [command, summary])));
+}
+
+/** Puts one variant into its node as an image fill; false (with a notice) when the node is gone. */
+export async function placeImage(message: ImageMessage, order: JobOrder): Promise<boolean> {
+  const node = await findTarget(message.target);
+  if (!node) {
+    figma.notify(`The frame for variant ${message.variant + 1} (seed ${message.seed}) was deleted; that result was skipped.`);
+    return false;
+  }
+  const image = figma.createImage(message.png);
+  // Fill and Make variants start from what the node shows now; Regenerate and Vary keep the first source.
+  const relaunch = order.command === "regenerate" || order.command === "vary";
+  if (!relaunch || !node.getPluginData(SOURCE_KEY)) node.setPluginData(SOURCE_KEY, JSON.stringify(node.fills));
+  node.fills = [{ type: "IMAGE", imageHash: image.hash, scaleMode: "FILL" }];
+  if (order.command === "variants") node.name = node.name.replace(/ · variant \d+$/, "") + ` · seed ${message.seed}`;
+  node.setPluginData(PENDING_KEY, "");
+  writeRecipe(node, { v: 1, jobId: message.jobId, variant: message.variant, seed: message.seed, mask: order.mask, recipe: provisionalRecipe(order, message.seed) });
+  figma.commitUndo();
+  return true;
+}
+
+/** The agent's full recipe onto every node that got a variant of the job. */
+export async function attachRecipe(order: JobOrder, placed: ReadonlyMap<string, { variant: number; seed: number }>, recipe: Recipe): Promise<void> {
+  for (const [id, { variant, seed }] of placed) {
+    const node = await findTarget(id);
+    if (node) writeRecipe(node, { v: 1, jobId: order.jobId, variant, seed, mask: order.mask, recipe });
+  }
+}
+
+/** Placeholder copies whose variant never came (cancel, error) are removed again. */
+export async function removePlaceholders(order: JobOrder): Promise<number> {
+  let removed = 0;
+  for (const id of order.targets) {
+    const node = await findTarget(id);
+    if (node && node.getPluginData(PENDING_KEY) === order.jobId) {
+      node.remove();
+      removed++;
+    }
+  }
+  return removed;
+}

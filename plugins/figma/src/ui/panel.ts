@@ -1,0 +1,190 @@
+// The panel's DOM: connection status, token, the brief, and one row per job.
+// No protocol here; ui.ts wires it to the agent and the main thread.
+import { MODES, STYLES, randomSeed, type Brief } from "../core/brief.js";
+import type { JobOrder, SelectionInfo } from "../core/messages.js";
+import type { EngineInfo, Mode, Welcome } from "../core/protocol.js";
+import type { SizeRules } from "../core/size.js";
+import type { JobView } from "./runner.js";
+
+function $<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`The panel has no #${id}.`);
+  return element as T;
+}
+
+function option(value: string, label: string, disabled = false): HTMLOptionElement {
+  const element = document.createElement("option");
+  element.value = value;
+  element.textContent = label;
+  element.disabled = disabled;
+  return element;
+}
+
+export type ConnectionState = "disconnected" | "connecting" | "connected";
+
+export class Panel {
+  private welcome: Welcome | null = null;
+  readonly token = $<HTMLInputElement>("token");
+  private readonly mode = $<HTMLSelectElement>("mode");
+  private readonly engine = $<HTMLSelectElement>("engine");
+  private readonly model = $<HTMLSelectElement>("model");
+  private readonly seed = $<HTMLInputElement>("seed");
+  private readonly seedLock = $<HTMLInputElement>("seed-lock");
+  onPair: (token: string) => void = () => undefined;
+  onRun: (command: "fill" | "variants") => void = () => undefined;
+
+  constructor() {
+    for (const m of MODES) this.mode.append(option(m.mode, m.label));
+    for (const s of STYLES) $<HTMLSelectElement>("style").append(option(s.id, s.label));
+    // No <form>: Figma's sandboxed iframe may not allow form submission.
+    $("pair-button").addEventListener("click", () => this.onPair(this.token.value.trim()));
+    this.token.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this.onPair(this.token.value.trim());
+    });
+    $("change-token").addEventListener("click", () => {
+      $("pair").hidden = false;
+      this.token.focus();
+    });
+    $("fill").addEventListener("click", () => this.onRun("fill"));
+    $("variants-button").addEventListener("click", () => this.onRun("variants"));
+    this.engine.addEventListener("change", () => this.showEngine());
+    this.mode.addEventListener("change", () => this.showModeNote());
+    this.setEnabled(false);
+  }
+
+  status(state: ConnectionState, text: string, detail = ""): void {
+    $("status").dataset.state = state;
+    $("status-text").textContent = text;
+    $("status-detail").textContent = detail;
+    // Once paired the token field folds away; "Token…" brings it back.
+    $("pair").hidden = state === "connected";
+    $("change-token").hidden = state !== "connected";
+    if (state !== "connected") this.setEnabled(false);
+  }
+
+  message(text: string, error = false): void {
+    const element = $("message");
+    element.textContent = text;
+    element.classList.toggle("error", error);
+  }
+
+  setSelection(selection: SelectionInfo): void {
+    const frames = selection.frames === 1 ? "1 frame" : `${selection.frames} frames`;
+    const brief = selection.textBrief ? ` · brief from text layer: “${selection.textBrief.slice(0, 60)}”` : "";
+    $("selection").textContent = `Selected: ${frames}${brief}`;
+    $<HTMLTextAreaElement>("prompt").placeholder = selection.textBrief || "Describe the image, or select a text layer";
+  }
+
+  /** Engines and models from the agent's `welcome`; the default engine preselected. */
+  connected(welcome: Welcome): void {
+    this.welcome = welcome;
+    const { engines, default_engine: chosen } = welcome.capabilities;
+    this.engine.replaceChildren(...engines.map((e) => option(e.name, e.name)));
+    this.engine.value = chosen;
+    this.status("connected", `Connected to Underpaint ${welcome.agent.version}`, `${engines.length} engine${engines.length === 1 ? "" : "s"}: ${engines.map((e) => e.name).join(", ")}`);
+    this.setEnabled(true);
+    this.showEngine();
+  }
+
+  selectedEngine(): EngineInfo | null {
+    return this.welcome?.capabilities.engines.find((e) => e.name === this.engine.value) ?? null;
+  }
+
+  /** Modes the engine lacks stay visible but disabled, with a note saying why. */
+  private showEngine(): void {
+    const engine = this.selectedEngine();
+    if (!engine) return;
+    const models = engine.models ?? [];
+    this.model.replaceChildren(...(models.length ? models.map((m) => option(m, m)) : [option("", "default")]));
+    this.model.disabled = models.length === 0;
+    for (const element of this.mode.options) {
+      const supported = engine.modes.includes(element.value as Mode);
+      element.disabled = !supported;
+      element.textContent = MODES.find((m) => m.mode === element.value)!.label + (supported ? "" : ` (not in ${engine.name})`);
+    }
+    if (this.mode.selectedOptions[0]?.disabled) this.mode.value = [...this.mode.options].find((o) => !o.disabled)?.value ?? this.mode.value;
+    $<HTMLTextAreaElement>("prompt").disabled = false;
+    this.showModeNote();
+  }
+
+  private showModeNote(): void {
+    $("mode-note").textContent = this.modeProblem() ?? this.promptNote();
+  }
+
+  private promptNote(): string {
+    const engine = this.selectedEngine();
+    return engine && !engine.uses_prompt ? `The ${engine.name} engine ignores prompts: it continues the frame's own pixels.` : "";
+  }
+
+  /** Why the chosen mode cannot run on the chosen engine, or null. */
+  modeProblem(): string | null {
+    const engine = this.selectedEngine();
+    if (!engine || engine.modes.includes(this.mode.value as Mode)) return null;
+    return `The ${engine.name} engine cannot ${this.mode.value}; it offers ${engine.modes.join(", ")}. Start the agent with a diffusion engine (underpaint serve --engine diffusers) for ${this.mode.value}.`;
+  }
+
+  private setEnabled(enabled: boolean): void {
+    for (const id of ["fill", "variants-button"]) $<HTMLButtonElement>(id).disabled = !enabled;
+  }
+
+  /** The brief as chosen; an unlocked seed is drawn now and shown, so the user sees what ran. */
+  brief(): Brief {
+    let seed = Number(this.seed.value);
+    if (!this.seedLock.checked || !Number.isInteger(seed) || seed < 0) {
+      seed = randomSeed();
+      this.seed.value = String(seed);
+    }
+    const variants = Math.min(16, Math.max(1, Math.round(Number($<HTMLInputElement>("variants").value) || 1)));
+    return {
+      mode: this.mode.value as Mode, prompt: $<HTMLTextAreaElement>("prompt").value, negativePrompt: $<HTMLInputElement>("negative").value,
+      variants, seed, engine: this.engine.value || null, model: this.model.value || null, style: $<HTMLSelectElement>("style").value,
+    };
+  }
+
+  rules(): SizeRules {
+    const engine = this.selectedEngine();
+    const limits = this.welcome?.capabilities.limits;
+    return { multiple: engine?.multiple ?? 8, nativeMin: engine?.native_min ?? 64, maxPixels: limits?.max_pixels ?? 16_777_216 };
+  }
+
+  /** A row with a progress bar and a cancel button for one job. */
+  addJob(order: JobOrder, cancel: () => void): JobView {
+    const row = document.createElement("li");
+    row.dataset.job = order.jobId;
+    row.dataset.state = "sent";
+    row.dataset.maxProgress = "0";
+    row.innerHTML = `<div class="head"><span class="name"></span><button class="cancel" type="button">Cancel</button></div><div class="bar"><div></div></div><div class="text hint">Sending…</div>`;
+    row.querySelector(".name")!.textContent = `${order.label} · ${order.mode}`;
+    const bar = row.querySelector<HTMLElement>(".bar > div")!;
+    const text = row.querySelector<HTMLElement>(".text")!;
+    const button = row.querySelector<HTMLButtonElement>(".cancel")!;
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      text.textContent = "Cancelling…";
+      cancel();
+    });
+    $("jobs").prepend(row);
+    const variants = order.params.variants ?? 1;
+    return {
+      accepted: (position) => {
+        row.dataset.state = "accepted";
+        text.textContent = position > 0 ? `Queued (${position} ahead)` : "Starting…";
+      },
+      progress: (fraction, variant, step, steps) => {
+        row.dataset.state = "running";
+        row.dataset.maxProgress = String(Math.max(Number(row.dataset.maxProgress), fraction));
+        bar.style.width = `${Math.round(fraction * 100)}%`;
+        text.textContent = `Variant ${variant + 1} of ${variants} · step ${step} of ${steps}`;
+      },
+      variantReady: (variant, seed) => {
+        text.textContent = `Variant ${variant + 1} of ${variants} placed (seed ${seed})`;
+      },
+      finished: (state, message) => {
+        row.dataset.state = state;
+        if (state === "done") bar.style.width = "100%";
+        text.textContent = message;
+        button.remove();
+      },
+    };
+  }
+}

@@ -1,0 +1,97 @@
+// Entry of the UI iframe: holds the one websocket to the agent (the main thread
+// has no network), runs the jobs the main thread orders and sends back one
+// image per message.
+import type { AgentClient } from "../../../../protocol/client/src/index.js";
+import { explainConnectFailure } from "../core/explain.js";
+import type { JobOrder } from "../core/messages.js";
+import { onMain, post } from "./bridge.js";
+import { connect, environment } from "./connection.js";
+import { Panel } from "./panel.js";
+import { runOrder } from "./runner.js";
+
+const panel = new Panel();
+let client: AgentClient | null = null;
+let agentUrl = "ws://localhost:7433/v1/ws";
+const RETRY_MS = 3000;
+
+async function pair(token: string): Promise<void> {
+  client?.close();
+  client = null;
+  if (!token) {
+    panel.status("disconnected", "Not paired.", explainConnectFailure({ code: "no_token", message: "", agentUrl, desktop: true, localNetwork: "unknown", chromeMajor: 0 }));
+    return;
+  }
+  panel.status("connecting", "Connecting…", agentUrl);
+  try {
+    const connected = await connect(agentUrl, token);
+    client = connected;
+    connected.onDisconnect = () => void reconnect(connected);
+    panel.connected(connected.welcome);
+    post({ type: "connected", engines: connected.welcome.capabilities.engines.map((e) => e.name) });
+  } catch (error) {
+    const { code = "unreachable", message = String(error) } = error as { code?: string; message?: string };
+    const text = code === "unauthorized" ? "Token refused." : "Not connected.";
+    panel.status("disconnected", text, explainConnectFailure({ code, message, agentUrl, ...(await environment()) }));
+  }
+}
+
+/** After a dropped line: reconnect and resume unfinished jobs from their last event (the client keeps sequence numbers). */
+async function reconnect(lost: AgentClient): Promise<void> {
+  while (client === lost) {
+    panel.status("connecting", "Connection lost; reconnecting…", `Jobs resume where they were. ${agentUrl}`);
+    try {
+      await lost.reconnect();
+      panel.connected(lost.welcome);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+}
+
+function startJob(order: JobOrder, source: Uint8Array | null): void {
+  const current = client;
+  const view = panel.addJob(order, () => current?.cancel(order.jobId));
+  if (!current?.connected) {
+    const text = "Not connected to the agent; pair first.";
+    view.finished("error", text);
+    post({ type: "finished", jobId: order.jobId, state: "error", recipe: null, message: text });
+    return;
+  }
+  void runOrder(current, order, source, view, post);
+}
+
+panel.onPair = (token) => {
+  post({ type: "save-token", token });
+  void pair(token);
+};
+
+panel.onRun = (command) => {
+  if (!client?.connected) return panel.message("Not connected to the agent; pair first.", true);
+  const problem = panel.modeProblem();
+  if (problem) return panel.message(problem, true);
+  panel.message("");
+  post({ type: "run", command, brief: panel.brief(), rules: panel.rules() });
+};
+
+onMain((message) => {
+  switch (message.type) {
+    case "init":
+      agentUrl = message.agentUrl;
+      panel.token.value = message.token;
+      panel.setSelection(message.selection);
+      if (message.command === "regenerate" || message.command === "vary") panel.message(`${message.command === "vary" ? "Varying" : "Regenerating"} the selection once connected…`);
+      void pair(message.token);
+      return;
+    case "selection":
+      panel.setSelection(message.selection);
+      return;
+    case "job":
+      startJob(message.order, message.source);
+      return;
+    case "notice":
+      panel.message(message.text, true);
+  }
+});
+
+post({ type: "ready" });

@@ -1,0 +1,1 @@
+export function packagePlugin(): Promise<string>;

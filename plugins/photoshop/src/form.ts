@@ -1,0 +1,72 @@
+// The panel's fields as a job request, and a recipe back into fields
+// ("use this recipe again"). Pure: the panel reads strings, this checks them.
+
+import type { Limits, Mode, Recipe } from "./protocol.js";
+import type { JobRequest } from "./job.js";
+import { MODES } from "./modes.js";
+
+export interface FormValues {
+  mode: string;
+  prompt: string;
+  negativePrompt: string;
+  engine: string;
+  model: string;
+  variants: string;
+  seed: string;
+  seedLocked: boolean;
+  /** 0-100, as the slider shows it. */
+  strength: string;
+  expandBy: string;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+export function randomSeed(random: () => number = Math.random): number {
+  return Math.floor(random() * (MAX_SEED + 1));
+}
+
+function wholeNumber(text: string): number | null {
+  const value = Number(text.trim());
+  return text.trim() !== "" && Number.isInteger(value) ? value : null;
+}
+
+/** A request, or the sentence saying which field to fix. */
+export function requestFromForm(values: FormValues, limits: Pick<Limits, "max_variants">): JobRequest | { error: string } {
+  if (!MODES.includes(values.mode as Mode)) return { error: `Unknown mode '${values.mode}'.` };
+  const mode = values.mode as Mode;
+  const maxVariants = Math.min(16, limits.max_variants);
+  const variants = wholeNumber(values.variants);
+  if (variants === null || variants < 1 || variants > maxVariants) return { error: `Variants must be a whole number from 1 to ${maxVariants}.` };
+  const seed = wholeNumber(values.seed);
+  if (seed === null || seed < 0 || seed > MAX_SEED) return { error: `The seed must be a whole number from 0 to ${MAX_SEED}.` };
+  const strength = Number(values.strength);
+  if (!Number.isFinite(strength) || strength < 0 || strength > 100) return { error: "Strength must be between 0 and 100." };
+  const expandBy = wholeNumber(values.expandBy);
+  if (mode === "expand" && (expandBy === null || expandBy < 1 || expandBy > 4096)) {
+    return { error: "Expand by must be a whole number of pixels from 1 to 4096." };
+  }
+  if (values.prompt.length > 4000 || values.negativePrompt.length > 4000) return { error: "Prompts are limited to 4000 characters." };
+  return {
+    mode, prompt: values.prompt, negativePrompt: values.negativePrompt, variants, seed,
+    strength: Math.round(strength) / 100, engine: values.engine || undefined, model: values.model || undefined,
+    expandBy: expandBy ?? 0,
+  };
+}
+
+/** The fields a recipe sets; the seed is locked so the same look comes back. */
+export function formFromRecipe(recipe: Recipe): Partial<FormValues> {
+  const p = recipe.params;
+  const values: Partial<FormValues> = {
+    mode: recipe.mode,
+    prompt: p.prompt ?? "",
+    negativePrompt: p.negative_prompt ?? "",
+    variants: String(p.variants ?? recipe.seeds.length),
+    seed: String(recipe.seeds[0] ?? p.seed ?? 0),
+    seedLocked: true,
+    engine: recipe.engine,
+    model: recipe.model?.name ?? "",
+  };
+  if (p.strength !== undefined) values.strength = String(Math.round(p.strength * 100));
+  if (p.expand) values.expandBy = String(Math.max(p.expand.left ?? 0, p.expand.top ?? 0, p.expand.right ?? 0, p.expand.bottom ?? 0));
+  return values;
+}

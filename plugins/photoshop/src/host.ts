@@ -1,0 +1,49 @@
+// What the plugin core needs from Photoshop, as plain data. The Photoshop
+// adapter (photoshop-host.ts) implements it with the real APIs; tests and the
+// Chromium panel use it with a recording fake. Nothing here imports Photoshop.
+
+import type { Rect, Size } from "./protocol.js";
+import type { DocumentFacts, PlacementDepth } from "./modes.js";
+
+export interface DocumentInfo {
+  id: number;
+  title: string;
+  width: number;
+  height: number;
+  facts: DocumentFacts;
+}
+
+export interface PlacedLayer {
+  name: string;
+  /** Document coordinates, whole pixels: where the agent says the layer goes. */
+  bounds: Rect;
+  visible: boolean;
+  /** RGBA8, bounds.width * bounds.height * 4 bytes. */
+  pixels: Uint8Array;
+  /** Gray8 layer mask over the same bounds; 255 shows the layer. */
+  mask: Uint8Array;
+}
+
+export interface Placement {
+  groupName: string;
+  /** The one history state (undo step) the whole placement becomes. */
+  historyName: string;
+  depth: PlacementDepth;
+  /** Top of the group first: the first variant ends up on top and visible. */
+  layers: PlacedLayer[];
+  /** Expand only: grow the canvas to this size, centred, before placing. */
+  canvas?: Size;
+}
+
+export interface Host {
+  /** The document the user is looking at, or null when none is open. */
+  activeDocument(): Promise<DocumentInfo | null>;
+  /** Bounds of the selection of that document, or null when nothing is selected. */
+  selectionBounds(documentId: number): Promise<Rect | null>;
+  /** The selection as Gray8 over exactly `rect` (0 where unselected). */
+  readSelection(documentId: number, rect: Rect): Promise<Uint8Array>;
+  /** The composite as RGBA8 sRGB over exactly `rect` (transparent where empty). */
+  readPixels(documentId: number, rect: Rect): Promise<Uint8Array>;
+  /** Puts a group of masked layers into that document as one undo step. */
+  place(documentId: number, placement: Placement): Promise<void>;
+}

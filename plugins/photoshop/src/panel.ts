@@ -1,0 +1,268 @@
+// The panel's UI code: binds the Spectrum widgets in index.html to the
+// connection, the job controller and the state machine. No Photoshop here:
+// the host comes in from main.ts (Photoshop) or the test harness (a fake).
+
+import type { EngineInfo, SocketFactory, Welcome } from "./protocol.js";
+import { Connection, explain, type ConnectionStatus } from "./connection.js";
+import { formFromRecipe, randomSeed, requestFromForm, type FormValues } from "./form.js";
+import { JobHistory } from "./history.js";
+import type { Host } from "./host.js";
+import { JobController, type JobRequest } from "./job.js";
+import { MODE_LABELS } from "./modes.js";
+import { initialState, reduce, view, type PanelEvent, type PanelState } from "./state.js";
+
+export interface TokenStore {
+  load(): Promise<string>;
+  save(token: string): Promise<void>;
+}
+
+export interface PanelOptions {
+  root: Document;
+  host: Host;
+  tokens: TokenStore;
+  socketFactory: SocketFactory;
+  url: string;
+  random?: () => number;
+}
+
+/** A Spectrum widget as the panel uses it: UXP's sp-* elements expose value / checked. */
+type Widget = HTMLElement & { value?: string; checked?: boolean; selectedIndex?: number };
+
+export interface PanelHandle {
+  connection: Connection;
+  state(): PanelState;
+}
+
+export function startPanel(options: PanelOptions): PanelHandle {
+  const { root, host, tokens } = options;
+  const el = (id: string): Widget => {
+    const found = root.getElementById(id);
+    if (!found) throw new Error(`index.html lacks #${id}`);
+    return found as Widget;
+  };
+  const history = new JobHistory();
+  let state = initialState;
+  let welcome: Welcome | null = null;
+
+  const connection = new Connection({ url: options.url, socketFactory: options.socketFactory, onStatus });
+  const controller = new JobController(host, () => connection.client);
+
+  function dispatch(event: PanelEvent): void {
+    state = reduce(state, event);
+    render();
+  }
+
+  function onStatus(status: ConnectionStatus): void {
+    if (status.state === "online") {
+      welcome = status.welcome;
+      fillEngines(status.welcome);
+    }
+    if (status.state === "offline" && controller.running) controller.abandon(new Error(status.reason));
+    dispatch({ type: "connection", status });
+  }
+
+  // widgets
+
+  function pickerValue(picker: Widget): string {
+    if (typeof picker.value === "string" && picker.value) return picker.value;
+    const items = [...picker.querySelectorAll("sp-menu-item")];
+    const index = typeof picker.selectedIndex === "number" && picker.selectedIndex >= 0 ? picker.selectedIndex : items.findIndex((i) => i.hasAttribute("selected"));
+    return items[index]?.getAttribute("value") ?? "";
+  }
+
+  function setPicker(picker: Widget, value: string): void {
+    const items = [...picker.querySelectorAll("sp-menu-item")];
+    items.forEach((item) => (item.getAttribute("value") === value ? item.setAttribute("selected", "") : item.removeAttribute("selected")));
+    const index = items.findIndex((i) => i.getAttribute("value") === value);
+    if (index >= 0) {
+      picker.selectedIndex = index;
+      picker.value = value;
+    }
+  }
+
+  function setOptions(picker: Widget, options: { value: string; label: string }[], selected: string): void {
+    const menu = picker.querySelector("sp-menu") ?? picker;
+    menu.replaceChildren(
+      ...options.map(({ value, label }) => {
+        const item = root.createElement("sp-menu-item");
+        item.setAttribute("value", value);
+        item.textContent = label;
+        return item;
+      }),
+    );
+    setPicker(picker, selected);
+  }
+
+  const enable = (widget: Widget, on: boolean): void => (on ? widget.removeAttribute("disabled") : widget.setAttribute("disabled", ""));
+
+  function readForm(): FormValues {
+    return {
+      mode: pickerValue(el("mode")), prompt: el("prompt").value ?? "", negativePrompt: el("negative").value ?? "",
+      engine: pickerValue(el("engine")), model: pickerValue(el("model")), variants: el("variants").value ?? "",
+      seed: el("seed").value ?? "", seedLocked: !!el("seed-lock").checked, strength: String(el("strength").value ?? "60"),
+      expandBy: el("expand-by").value ?? "",
+    };
+  }
+
+  function writeForm(values: Partial<FormValues>): void {
+    if (values.mode !== undefined) setPicker(el("mode"), values.mode);
+    if (values.engine !== undefined) {
+      setPicker(el("engine"), values.engine);
+      if (welcome) fillModels(welcome);
+    }
+    if (values.model !== undefined) setPicker(el("model"), values.model);
+    const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"], ["expandBy", "expand-by"]];
+    for (const [key, id] of fields) if (values[key] !== undefined) el(id).value = String(values[key]);
+    if (values.seedLocked !== undefined) el("seed-lock").checked = values.seedLocked;
+    render();
+  }
+
+  // agent capabilities
+
+  function engineInfo(): EngineInfo | undefined {
+    const name = pickerValue(el("engine")) || welcome?.capabilities.default_engine;
+    return welcome?.capabilities.engines.find((e) => e.name === name);
+  }
+
+  function fillEngines(w: Welcome): void {
+    const current = pickerValue(el("engine"));
+    const names = w.capabilities.engines.map((e) => e.name);
+    setOptions(el("engine"), names.map((n) => ({ value: n, label: n })), names.includes(current) ? current : w.capabilities.default_engine);
+    fillModels(w);
+  }
+
+  function fillModels(w: Welcome): void {
+    const models = w.capabilities.engines.find((e) => e.name === pickerValue(el("engine")))?.models ?? [];
+    const current = pickerValue(el("model"));
+    setOptions(el("model"), [{ value: "", label: models.length ? "Engine default" : "None (no weights)" }, ...models.map((m) => ({ value: m, label: m }))], models.includes(current) ? current : "");
+  }
+
+  /** A sentence about the chosen mode and engine; null when Generate can go. */
+  function modeHint(): { text: string; blocks: boolean } {
+    const mode = pickerValue(el("mode"));
+    const engine = engineInfo();
+    if (!engine) return { text: "", blocks: false };
+    if (!engine.modes.includes(mode as never)) {
+      const can = engine.modes.map((m) => MODE_LABELS[m]).join(", ");
+      return { text: `The ${engine.name} engine cannot do ${MODE_LABELS[mode as keyof typeof MODE_LABELS] ?? mode}; it does ${can}.`, blocks: true };
+    }
+    if (!engine.uses_prompt) return { text: `The ${engine.name} engine ignores prompts: it fills from the surroundings.`, blocks: false };
+    return { text: "", blocks: false };
+  }
+
+  // rendering
+
+  function render(): void {
+    const v = view(state);
+    const status = el("status");
+    status.textContent = state.connectionText;
+    status.className = `status ${state.connection}`;
+    const hint = modeHint();
+    el("mode-hint").textContent = hint.text;
+    enable(el("generate"), v.canGenerate && !hint.blocks);
+    enable(el("cancel"), v.canCancel);
+    el("progress-area").hidden = !v.showProgress;
+    el("progress").setAttribute("value", String(v.progress));
+    el("progress-label").textContent = v.progressLabel;
+    const message = el("message");
+    message.textContent = state.message?.text ?? "";
+    message.className = `message ${state.message?.kind ?? ""}`;
+    const mode = pickerValue(el("mode"));
+    for (const row of root.querySelectorAll<HTMLElement>(".mode-only")) row.hidden = row.dataset.mode !== mode;
+  }
+
+  async function renderHistory(): Promise<void> {
+    const doc = await host.activeDocument();
+    const list = el("history");
+    list.replaceChildren(
+      ...history.list(doc?.id ?? null).map((entry) => {
+        const item = root.createElement("li");
+        const label = root.createElement("span");
+        label.textContent = `${entry.label} · seed ${entry.recipe.seeds[0]} · ${entry.layers} layer${entry.layers === 1 ? "" : "s"}`;
+        const again = root.createElement("sp-action-button");
+        again.textContent = "Use again";
+        again.dataset.job = entry.jobId;
+        again.addEventListener("click", () => writeForm(formFromRecipe(entry.recipe)));
+        item.append(label, again);
+        return item;
+      }),
+    );
+  }
+
+  function showPreview(variant: number, png: Uint8Array): void {
+    // UXP's <img> takes data URLs; this is display only, the protocol never sees base64.
+    let binary = "";
+    for (let i = 0; i < png.length; i += 0x8000) binary += String.fromCharCode(...png.subarray(i, i + 0x8000));
+    const previews = el("previews");
+    let img = previews.querySelector<HTMLImageElement>(`img[data-variant="${variant}"]`);
+    if (!img) {
+      img = root.createElement("img");
+      img.dataset.variant = String(variant);
+      img.alt = `Variant ${variant + 1} preview`;
+      previews.append(img);
+    }
+    img.src = `data:image/png;base64,${btoa(binary)}`;
+  }
+
+  // actions
+
+  async function generate(): Promise<void> {
+    if (!view(state).canGenerate) return;
+    const values = readForm();
+    if (!values.seedLocked) {
+      values.seed = String(randomSeed(options.random));
+      el("seed").value = values.seed;
+    }
+    const parsed = requestFromForm(values, welcome?.capabilities.limits ?? { max_variants: 16 });
+    if ("error" in parsed) {
+      dispatch({ type: "failed", message: parsed.error });
+      return;
+    }
+    const request: JobRequest = parsed;
+    el("previews").replaceChildren();
+    dispatch({ type: "start", variants: request.variants });
+    try {
+      const outcome = await controller.run(request, {
+        onPhase: (phase, jobId) => dispatch({ type: "phase", phase, jobId }),
+        onProgress: (m) => dispatch({ type: "progress", fraction: m.fraction }),
+        onPreview: (m, png) => showPreview(m.variant, png),
+        onResult: (_variant, received) => dispatch({ type: "result", received }),
+      });
+      if (outcome.state === "done") {
+        history.add(outcome.documentId, { jobId: outcome.jobId, label: request.prompt.trim() || MODE_LABELS[request.mode], layers: outcome.layers, recipe: outcome.recipe });
+      }
+      dispatch({ type: "finished", outcome });
+    } catch (error) {
+      dispatch({ type: "failed", message: explain(error, options.url) });
+    }
+    await renderHistory();
+  }
+
+  async function connect(): Promise<void> {
+    const token = (el("token").value ?? "").trim();
+    if (token) await tokens.save(token);
+    await connection.connect(token);
+  }
+
+  el("generate").addEventListener("click", () => void generate());
+  el("cancel").addEventListener("click", () => controller.cancel());
+  el("connect").addEventListener("click", () => void connect());
+  el("mode").addEventListener("change", render);
+  el("engine").addEventListener("change", () => {
+    if (welcome) fillModels(welcome);
+    render();
+  });
+  root.body.addEventListener("pointerenter", () => void renderHistory());
+
+  render();
+  void tokens.load().then((token) => {
+    if (!token) {
+      dispatch({ type: "connection", status: { state: "offline", reason: "Paste the pairing token (run `underpaint token`) and press Connect." } });
+      return;
+    }
+    el("token").value = token;
+    void connection.connect(token);
+  });
+
+  return { connection, state: () => state };
+}

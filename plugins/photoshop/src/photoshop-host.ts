@@ -1,0 +1,159 @@
+// The thin adapter between the plugin core and Photoshop's UXP APIs. It is the
+// only module that touches Photoshop, and it gets the modules passed in (main.ts
+// passes `require("photoshop")`), so tests drive it with a recording fake that
+// follows @types/photoshop.
+
+import type { action as psAction, app as psApp, constants as psConstants, core as psCore, imaging as psImaging } from "photoshop";
+import type { Rect } from "./protocol.js";
+import { boundsFromRect, rectFromBounds } from "./geometry.js";
+import type { DocumentInfo, Host, Placement, PlacedLayer } from "./host.js";
+import { padInto, toRgba, widenTo16 } from "./pixels.js";
+
+type Document = (typeof psApp)["activeDocument"];
+type Layer = NonNullable<Awaited<ReturnType<Document["createLayerGroup"]>>>;
+type ImageData = Awaited<ReturnType<typeof psImaging.createImageDataFromBuffer>>;
+
+/** The parts of `require("photoshop")` the adapter uses, typed by @types/photoshop. */
+export interface PhotoshopModules {
+  app: { activeDocument: Document | null; readonly documents: ArrayLike<Document> };
+  core: Pick<typeof psCore, "executeAsModal">;
+  imaging: Pick<typeof psImaging, "getSelection" | "getPixels" | "putPixels" | "putLayerMask" | "createImageDataFromBuffer">;
+  action: Pick<typeof psAction, "batchPlay">;
+  constants: Pick<typeof psConstants, "LayerKind" | "ElementPlacement" | "AnchorPosition">;
+}
+
+/** What the agent speaks: results are sRGB and the selection is read as it is. */
+export const SRGB = "sRGB IEC61966-2.1";
+export const GRAY = "Gray Gamma 2.2";
+/** executeAsModal's error number when another plugin (or a dialog) holds the modal state. */
+const MODAL_BUSY = 9;
+
+export interface AdapterOptions {
+  /** Waits between attempts when Photoshop is busy in another modal scope. */
+  retryDelaysMs?: number[];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOptions = {}): Host {
+  const retryDelays = options.retryDelaysMs ?? [100, 250, 500, 1000, 2000, 4000];
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  function documentById(id: number): Document {
+    for (let i = 0; i < ps.app.documents.length; i++) {
+      const doc = ps.app.documents[i];
+      if (doc.id === id) return doc;
+    }
+    throw new Error("The document this job came from was closed; its results were not placed.");
+  }
+
+  /** Runs `body` as a modal command, waiting while another plugin holds Photoshop's modal state. */
+  async function modal<T>(commandName: string, body: Parameters<typeof ps.core.executeAsModal<T>>[0]): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await ps.core.executeAsModal(body, { commandName });
+      } catch (error) {
+        if ((error as { number?: number }).number !== MODAL_BUSY || attempt >= retryDelays.length) throw error;
+        await sleep(retryDelays[attempt]);
+      }
+    }
+  }
+
+  async function readData(imageData: ImageData): Promise<Uint8Array> {
+    try {
+      const data = await imageData.getData({ chunky: true });
+      if (!(data instanceof Uint8Array)) throw new Error(`Photoshop returned ${imageData.componentSize}-bit data where 8-bit was asked for.`);
+      return data;
+    } finally {
+      await imageData.dispose();
+    }
+  }
+
+  async function putLayer(doc: Document, group: Layer, spec: PlacedLayer, depth: 8 | 16): Promise<void> {
+    const { bounds } = spec;
+    const layer = await doc.createLayer(ps.constants.LayerKind.NORMAL, { name: spec.name });
+    if (!layer) throw new Error("Photoshop did not create a layer.");
+    layer.move(group, ps.constants.ElementPlacement.PLACEINSIDE);
+    // A hidden-everywhere mask first, so only the agent's bounds show and putLayerMask has a user mask to write.
+    await ps.action.batchPlay(
+      [{ _obj: "make", new: { _class: "channel" }, at: { _ref: "channel", _enum: "channel", _value: "mask" }, using: { _enum: "userMaskEnabled", _value: "hideAll" } }],
+      {},
+    );
+    const target = { left: bounds.x, top: bounds.y, width: bounds.width, height: bounds.height };
+    const pixels = await ps.imaging.createImageDataFromBuffer(depth === 16 ? widenTo16(spec.pixels) : spec.pixels, {
+      width: bounds.width, height: bounds.height, components: 4, chunky: true, colorSpace: "RGB", colorProfile: SRGB,
+      ...(depth === 16 && { fullRange: true }),
+    });
+    await ps.imaging.putPixels({ documentID: doc.id, layerID: layer.id, imageData: pixels, replace: true, targetBounds: target });
+    await pixels.dispose();
+    const mask = await ps.imaging.createImageDataFromBuffer(depth === 16 ? widenTo16(spec.mask) : spec.mask, {
+      width: bounds.width, height: bounds.height, components: 1, chunky: false, colorSpace: "Grayscale", colorProfile: GRAY,
+      ...(depth === 16 && { fullRange: true }),
+    });
+    await ps.imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: "user", imageData: mask, replace: true, targetBounds: target });
+    await mask.dispose();
+    layer.visible = spec.visible;
+  }
+
+  return {
+    async activeDocument(): Promise<DocumentInfo | null> {
+      const doc = ps.app.activeDocument;
+      if (!doc) return null;
+      return { id: doc.id, title: doc.title, width: doc.width, height: doc.height, facts: { mode: doc.mode, bitsPerChannel: doc.bitsPerChannel } };
+    },
+
+    async selectionBounds(documentId: number): Promise<Rect | null> {
+      const bounds = documentById(documentId).selection.bounds;
+      return bounds ? rectFromBounds(bounds) : null;
+    },
+
+    async readSelection(documentId: number, rect: Rect): Promise<Uint8Array> {
+      // getSelection only reads (no document edits, no temporary channels) and trims to the selection's bounds.
+      const result = await modal("Read selection", () => ps.imaging.getSelection({ documentID: documentId, sourceBounds: boundsFromRect(rect) }));
+      const data = await readData(result.imageData);
+      return padInto(data, rectFromBounds(result.sourceBounds), rect, 1, 0);
+    },
+
+    async readPixels(documentId: number, rect: Rect): Promise<Uint8Array> {
+      // Explicit 8-bit sRGB: Photoshop converts from the document's own profile and depth, never the agent.
+      const result = await modal("Read pixels", () =>
+        ps.imaging.getPixels({ documentID: documentId, sourceBounds: boundsFromRect(rect), colorSpace: "RGB", colorProfile: SRGB, componentSize: 8 }),
+      );
+      const components = result.imageData.components;
+      const data = toRgba(await readData(result.imageData), components);
+      // Empty areas of a layered document come back trimmed; they are transparent, not black.
+      return padInto(data, rectFromBounds(result.sourceBounds), rect, 4, 0);
+    },
+
+    async place(documentId: number, placement: Placement): Promise<void> {
+      for (const layer of placement.layers) checkLayer(layer);
+      await modal(placement.historyName, async (context) => {
+        const doc = documentById(documentId);
+        // Layer-mask creation (batchPlay) acts on the active document: bring the job's one forward.
+        if (ps.app.activeDocument?.id !== documentId) ps.app.activeDocument = doc;
+        const suspension = await context.hostControl.suspendHistory({ documentID: documentId, name: placement.historyName });
+        let committed = false;
+        try {
+          if (placement.canvas) await doc.resizeCanvas(placement.canvas.width, placement.canvas.height, ps.constants.AnchorPosition.MIDDLECENTER);
+          const group = await doc.createLayerGroup({ name: placement.groupName });
+          if (!group) throw new Error("Photoshop did not create a layer group.");
+          // Each layer goes to the top of the group, so the last variant goes in first.
+          for (const layer of [...placement.layers].reverse()) await putLayer(doc, group, layer, placement.depth);
+          committed = true;
+        } finally {
+          // Committing gives one undo step; on failure the suspension is rolled back and the document is untouched.
+          await context.hostControl.resumeHistory(suspension, committed);
+        }
+      });
+    },
+  };
+}
+
+function checkLayer(layer: PlacedLayer): void {
+  const { x, y, width, height } = layer.bounds;
+  if (![x, y, width, height].every(Number.isInteger) || width <= 0 || height <= 0) {
+    throw new Error(`The agent sent layer bounds that are not whole pixels: ${JSON.stringify(layer.bounds)}.`);
+  }
+  if (layer.pixels.length !== width * height * 4 || layer.mask.length !== width * height) {
+    throw new Error(`Layer '${layer.name}' has ${layer.pixels.length} pixel and ${layer.mask.length} mask bytes for ${width}x${height}.`);
+  }
+}
