@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from underpaint.jobs.history import open_database
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hotfolder_jobs (
     job_id TEXT PRIMARY KEY,
@@ -63,13 +65,8 @@ class JournalRow:
 
 class Journal:
     def __init__(self, path: Path, folder: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.folder = str(folder)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

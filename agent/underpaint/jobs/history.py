@@ -36,16 +36,23 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 ACTIVE_STATES = ("queued", "running")
 
 
+def open_database(path: Path, schema: str) -> sqlite3.Connection:
+    """The agent's SQLite file in autocommit and WAL mode, so the history and the hot-folder
+    journal can share it from their own connections; `timeout` waits out the other's writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
+
+
 class HistoryStore:
     """One connection, used from the event loop thread only; writes are small and committed at once."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
