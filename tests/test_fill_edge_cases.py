@@ -16,11 +16,10 @@ from PIL import Image
 from psd_tools import PSDImage
 from tests.conftest import soft_ellipse, textured_rgba
 
-from underpaint.api import load_image
 from underpaint.engines.base import CancelToken, EngineCapabilities, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.imaging.blend import blend_masked
-from underpaint.imaging.codec import decode_pixels
+from underpaint.imaging.codec import decode_pixels, load_image
 from underpaint.imaging.planner import grow_feather, mask_bounds, plan_context
 from underpaint.imaging.quality import seam_ratio
 from underpaint.jobs.pipeline import run_pipeline

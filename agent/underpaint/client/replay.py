@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from psd_tools import PSDImage
 
-from underpaint.api import load_image
+from underpaint.imaging.codec import load_image
 from underpaint.results.recipe import Recipe, pixels_sha256
 from underpaint.results.store import read_recipe
 

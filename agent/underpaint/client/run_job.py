@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from underpaint.api import ImageLike, load_image_and_mask
 from underpaint.client.agent_client import AgentClient
+from underpaint.imaging.codec import ImageLike, load_image_and_mask
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.wire.messages import Accepted, Progress, Result
 

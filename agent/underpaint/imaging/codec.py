@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -86,3 +87,27 @@ def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+ImageLike = str | Path | Image.Image | np.ndarray
+
+
+def load_image(image: ImageLike, channels: int) -> tuple[np.ndarray, list[str]]:
+    """RGBA8 (channels=4) or Gray8 (channels=1) from a path, a Pillow image or an array."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if isinstance(image, str | Path):
+        with Image.open(image) as opened:
+            # to_array loads it, after checking the undecoded bit depth (16-bit RGB is read as 8 silently).
+            return to_array(opened, channels)
+    return to_array(image, channels)
+
+
+def load_image_and_mask(image: ImageLike, mask: ImageLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """RGBA8 image and Gray8 mask of the same size, with notes on any conversion."""
+    pixels, notes = load_image(image, 4)
+    selection, mask_notes = load_image(mask, 1)
+    if selection.shape != pixels.shape[:2]:
+        raise ValueError(f"The mask is {selection.shape[1]}x{selection.shape[0]} but the image is "
+                         f"{pixels.shape[1]}x{pixels.shape[0]}; they must match.")
+    return pixels, selection, notes + mask_notes
