@@ -18,13 +18,13 @@ from safetensors.torch import save_file
 
 from conftest import soft_ellipse, textured_rgba
 from test_cli import free_port, start_server, underpaint
-from tiny_pipelines import NATIVE, build_tiny_models
+from tiny_pipelines import MODELS, NATIVE, build_tiny_models
 from underpaint.cli import main
 from underpaint.engines.diffusers.architecture import Architecture, Family, detect
 from underpaint.engines.diffusers.checkpoint import ModelFileError
 from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.loader import LoadOptions, load_model
-from underpaint.engines.diffusers.registry import make_entry
+from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
 from underpaint.engines.registry import build_engines
 from underpaint.results.png import read_png_recipe
 
@@ -37,10 +37,52 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_architecture_is_read_from_the_weights_not_the_names(models: Path, tmp_path: Path) -> None:
     assert detect(models / "sd15") == Architecture(Family.SD1, inpaint=False)
     assert detect(models / "sd15-inpaint") == Architecture(Family.SD1, inpaint=True)
+    assert detect(models / "sd2") == Architecture(Family.SD2, inpaint=False)
     assert detect(models / "sdxl") == Architecture(Family.SDXL, inpaint=False)
     misleading = tmp_path / "sdxl-inpainting-v2.safetensors"  # the name lies; the weights are SD 1.x
     misleading.write_bytes((models / "checkpoints" / "model.safetensors").read_bytes())
     assert detect(misleading) == Architecture(Family.SD1, inpaint=False)
+
+
+def _realign(pipe: object) -> None:
+    """Every weight into fresh (64-byte aligned) memory, so both pipelines run the same CPU kernels.
+
+    Loaded weights sit in memory-mapped files at whatever alignment their offset gives (and the single-file
+    loader copies some, such as the transposed text projection), and CPU matmul kernels choose their
+    vectorisation by alignment: bit-identical weights can then differ in the last bit of a sum.
+    """
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        module = getattr(pipe, name, None)
+        for param in module.parameters() if module is not None else ():
+            param.data = param.data.clone()
+
+
+@pytest.mark.parametrize(("folder", "single", "expected"), [
+    ("sd15", "sd15-file", Architecture(Family.SD1, inpaint=False)),
+    ("sd2", "sd2-file", Architecture(Family.SD2, inpaint=False)),
+    ("sdxl", "sdxl-file", Architecture(Family.SDXL, inpaint=False)),
+])
+def test_a_single_file_checkpoint_is_the_same_model_as_its_diffusers_folder(
+        models: Path, folder: str, single: str, expected: Architecture) -> None:
+    registry = ModelRegistry(models / "models.json")
+    entry = registry.get(single)
+    assert Path(entry.path).is_file() and Path(entry.path).suffix == ".safetensors"
+    assert detect(Path(entry.path)) == detect(models / folder) == expected, "read from the tensor names"
+    a, b = (load_model(registry.get(name), LoadOptions(placement("cpu"))) for name in (folder, single))
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        if (ours := getattr(a.base, name, None)) is None:
+            continue
+        mine, theirs = ours.state_dict(), getattr(b.base, name).state_dict()
+        assert mine.keys() == theirs.keys(), name
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"{name} weights are bit-identical"
+    images = []
+    for loaded in (a, b):
+        _realign(loaded.base)
+        generator = torch.Generator().manual_seed(7)
+        images.append(loaded.pipeline("txt2img")(prompt="a red cat", num_inference_steps=2, height=64, width=64,
+                                                 generator=generator, output_type="np").images)
+    assert images[0].std() > 0.01
+    assert np.array_equal(*images), "same weights, same seed, same pixels"
 
 
 def _fake_checkpoint(path: Path, names: list[str], in_channels: int = 4) -> Path:
@@ -124,7 +166,7 @@ def test_the_diffusers_engine_is_offered_only_when_a_model_is_set_or_registered(
     registered = make_settings(tmp_path, models_file=models / "models.json", device="cpu")
     engines = build_engines("diffusers", registered)
     caps = engines["diffusers"].capabilities
-    assert set(caps.models) == {"sd15", "sd15-inpaint", "sd15-file", "sdxl"}
+    assert set(caps.models) == set(MODELS)
     assert (caps.native_min, caps.native_max) == NATIVE[:2]
     assert "sd1" in caps.description and "dpmpp_2m_karras" in caps.description
 

@@ -1,12 +1,13 @@
 """Tiny random-weight Stable Diffusion pipelines of the real architectures, built at test time.
 
 SD 1.5-style (4 UNet blocks, 2 layers each, CLIP text encoder, 4-block VAE),
-its 9-channel inpainting variant, and SDXL-style (3 blocks, text-time
-embedding, two text encoders) - every layer the real models have, with a few
-channels each. Tokenizers come from a handwritten byte-level vocabulary (no
-network). Each is saved as a diffusers folder and, for SD 1.5, as an original
-(LDM-layout) single-file .safetensors checkpoint, so tests load them through
-the loaders users use.
+its 9-channel inpainting variant, SD 2.x-style (linear-projection UNet,
+OpenCLIP-style text encoder) and SDXL-style (3 blocks, text-time embedding,
+a CLIP-L-style and a wider OpenCLIP-bigG-style text encoder) - every layer the
+real models have, with a few channels each. Tokenizers come from a handwritten
+byte-level vocabulary (no network). Each is saved as a diffusers folder and
+SD 1.5, SD 2.x and SDXL also as original (LDM-layout) single-file .safetensors
+checkpoints, so tests load them through the loaders users use.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 TEXT_DIM = 32
+BIGG_DIM = 48
+"""SDXL's second (OpenCLIP bigG) text encoder is wider than its first (CLIP-L), as in the real model (1280 vs 768):
+diffusers' single-file loader tells the two apart by their embedding widths."""
 NATIVE = (64, 64, 64 * 64)
 """Working sizes for the tiny models (registered with --native), so tests stay fast."""
 
@@ -59,10 +63,10 @@ def make_tokenizer(folder: Path) -> CLIPTokenizer:
     return tokenizer
 
 
-def _text_config(act: str = "quick_gelu") -> CLIPTextConfig:
-    return CLIPTextConfig(hidden_size=TEXT_DIM, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2,
+def _text_config(act: str = "quick_gelu", width: int = TEXT_DIM) -> CLIPTextConfig:
+    return CLIPTextConfig(hidden_size=width, intermediate_size=2 * width, num_attention_heads=4, num_hidden_layers=2,
                           vocab_size=len(_byte_unicode()) * 2 + 10, max_position_embeddings=77, hidden_act=act,
-                          projection_dim=TEXT_DIM, bos_token_id=len(_byte_unicode()) * 2 + 8,
+                          projection_dim=width, bos_token_id=len(_byte_unicode()) * 2 + 8,
                           eos_token_id=len(_byte_unicode()) * 2 + 9, pad_token_id=len(_byte_unicode()) * 2 + 9)
 
 
@@ -92,20 +96,36 @@ def sd15_components(in_channels: int = 4) -> dict[str, Any]:
             "safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
 
+def sd2_components() -> dict[str, Any]:
+    """SD 2.x: linear projections in the transformers, an OpenCLIP (gelu) text encoder, v-prediction."""
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=2,
+        block_out_channels=(16, 16, 32, 32), norm_num_groups=8, attention_head_dim=(2, 2, 4, 4),
+        use_linear_projection=True, cross_attention_dim=TEXT_DIM,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    )
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading", prediction_type="v_prediction")
+    return {"unet": unet, "vae": _vae(), "text_encoder": CLIPTextModel(_text_config("gelu")), "scheduler": scheduler,
+            "safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+
+
 def sdxl_components() -> dict[str, Any]:
     torch.manual_seed(0)
     time_dim = 8
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(16, 32, 32),
         norm_num_groups=8, attention_head_dim=(2, 4, 4), use_linear_projection=True,
-        transformer_layers_per_block=(1, 1, 2), cross_attention_dim=2 * TEXT_DIM,
+        transformer_layers_per_block=(1, 1, 2), cross_attention_dim=TEXT_DIM + BIGG_DIM,
         addition_embed_type="text_time", addition_time_embed_dim=time_dim,
-        projection_class_embeddings_input_dim=6 * time_dim + TEXT_DIM,
+        projection_class_embeddings_input_dim=6 * time_dim + BIGG_DIM,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
     )
     return {"unet": unet, "vae": _vae(), "text_encoder": CLIPTextModel(_text_config()),
-            "text_encoder_2": CLIPTextModelWithProjection(_text_config("gelu")), "scheduler": _scheduler()}
+            "text_encoder_2": CLIPTextModelWithProjection(_text_config("gelu", BIGG_DIM)), "scheduler": _scheduler()}
 
 
 def save_sd15(folder: Path, inpaint: bool = False) -> Path:
@@ -113,6 +133,12 @@ def save_sd15(folder: Path, inpaint: bool = False) -> Path:
     tokenizer = make_tokenizer(folder / "_tok")
     cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe = cls(tokenizer=tokenizer, **components)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_sd2(folder: Path) -> Path:
+    pipe = StableDiffusionPipeline(tokenizer=make_tokenizer(folder / "_tok"), **sd2_components())
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -125,7 +151,8 @@ def save_sdxl(folder: Path) -> Path:
     return folder
 
 
-# Diffusers -> original (LDM) layout, the inverse of diffusers' single-file conversion, for SD 1.x.
+# Diffusers -> original (LDM) layout, the inverse of diffusers' single-file conversion
+# (diffusers/loaders/single_file_utils.py), for SD 1.x, SD 2.x and SDXL.
 
 def _unet_to_ldm(state: dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, torch.Tensor]:
     layers = config["layers_per_block"]
@@ -188,23 +215,66 @@ def _vae_to_ldm(state: dict[str, torch.Tensor], blocks: int) -> dict[str, torch.
     return out
 
 
-def save_sd15_single_file(folder: Path, path: Path) -> Path:
-    """The diffusers folder `folder` (SD 1.x) as one original-layout checkpoint at `path`."""
-    cls = StableDiffusionPipeline if json.loads((folder / "unet" / "config.json").read_text())[
-        "in_channels"] == 4 else StableDiffusionInpaintPipeline
-    pipe = cls.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+def _clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """OpenAI CLIP (SD 1.x, SDXL's first encoder): transformers' names under `prefix`.
+
+    Original checkpoints keep transformers' 4.x names (text_model.*); 5.x flattened CLIPTextModel's.
+    """
+    return {prefix + ("" if k.startswith("text_model.") else "text_model.") + k: v for k, v in state.items()}
+
+
+def _open_clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """OpenCLIP (SD 2.x, SDXL's bigG): fused in_proj q/k/v, resblocks, ln_final, text_projection as x @ P."""
+    state = {k.removeprefix("text_model."): v for k, v in state.items()}
+    out = {prefix + "token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+           prefix + "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+           prefix + "ln_final.weight": state.pop("final_layer_norm.weight"),
+           prefix + "ln_final.bias": state.pop("final_layer_norm.bias")}
+    if "text_projection.weight" in state:
+        out[prefix + "text_projection"] = state.pop("text_projection.weight").T
+    layers = {int(k.split(".")[2]) for k in state if k.startswith("encoder.layers.")}
+    for i in layers:
+        ours, theirs = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            out[f"{theirs}attn.in_proj_{kind}"] = torch.cat(
+                [state.pop(f"{ours}self_attn.{p}_proj.{kind}") for p in "qkv"])
+            for a, b in (("self_attn.out_proj", "attn.out_proj"), ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"),
+                         ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")):
+                out[f"{theirs}{b}.{kind}"] = state.pop(f"{ours}{a}.{kind}")
+    if state:
+        raise AssertionError(f"unmapped text encoder keys {sorted(state)}")
+    return out
+
+
+def _checkpoint_pipeline(folder: Path) -> Any:
+    unet = json.loads((folder / "unet" / "config.json").read_text())
+    if unet.get("addition_embed_type") == "text_time":
+        return StableDiffusionXLPipeline.from_pretrained(folder)
+    cls = StableDiffusionPipeline if unet["in_channels"] == 4 else StableDiffusionInpaintPipeline
+    return cls.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+
+
+def save_single_file(folder: Path, path: Path) -> Path:
+    """The diffusers folder `folder` (SD 1.x, SD 2.x or SDXL) as one original-layout checkpoint at `path`."""
+    pipe = _checkpoint_pipeline(folder)
     state = _unet_to_ldm(pipe.unet.state_dict(), dict(pipe.unet.config))
     state |= _vae_to_ldm(pipe.vae.state_dict(), len(pipe.vae.config.block_out_channels))
-    # Original checkpoints keep transformers' 4.x names (text_model.*); 5.x flattened them.
-    state |= {"cond_stage_model.transformer." + ("" if k.startswith("text_model.") else "text_model.") + k: v
-              for k, v in pipe.text_encoder.state_dict().items()}
+    text = pipe.text_encoder.state_dict()
+    if isinstance(pipe, StableDiffusionXLPipeline):
+        state |= _clip_to_ldm(text, "conditioner.embedders.0.transformer.")
+        state |= _open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model.")
+    elif pipe.text_encoder.config.hidden_act == "gelu":  # OpenCLIP: SD 2.x
+        state |= _open_clip_to_ldm(text, "cond_stage_model.model.")
+    else:
+        state |= _clip_to_ldm(text, "cond_stage_model.transformer.")
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
 
 
+
 # Everything the diffusers tests share, built once per test session.
 
-MODELS = ("sd15", "sd15-inpaint", "sd15-file", "sdxl")
+MODELS = ("sd15", "sd15-inpaint", "sd15-file", "sd2", "sd2-file", "sdxl", "sdxl-file")
 
 
 def build_tiny_models(root: Path) -> Path:
@@ -217,14 +287,20 @@ def build_tiny_models(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     sd15 = save_sd15(root / "sd15")
     inpaint = save_sd15(root / "sd15-inpaint", inpaint=True)
+    sd2 = save_sd2(root / "sd2")
     sdxl = save_sdxl(root / "sdxl")
     (root / "checkpoints").mkdir(exist_ok=True)
-    single = save_sd15_single_file(sd15, root / "checkpoints" / "model.safetensors")
+    single = save_single_file(sd15, root / "checkpoints" / "model.safetensors")
+    sd2_single = save_single_file(sd2, root / "checkpoints" / "sd2.safetensors")
+    sdxl_single = save_single_file(sdxl, root / "checkpoints" / "sdxl.safetensors")
     registry = ModelRegistry(root / "models.tmp.json")
     registry.put(make_entry("sd15", sd15, native=NATIVE))
     registry.put(make_entry("sd15-inpaint", inpaint, native=NATIVE))
     # Component configs and tokenizer from a folder of the same architecture, as a user would pass --config.
     registry.put(make_entry("sd15-file", single, native=NATIVE, config=str(sd15)))
+    registry.put(make_entry("sd2", sd2, native=NATIVE))
+    registry.put(make_entry("sd2-file", sd2_single, native=NATIVE, config=str(sd2)))
     registry.put(make_entry("sdxl", sdxl, native=NATIVE))
+    registry.put(make_entry("sdxl-file", sdxl_single, native=NATIVE, config=str(sdxl)))
     registry.path.rename(registry_path)
     return registry_path
