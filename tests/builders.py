@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from underpaint.imaging.blend import blend_masked
 from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
@@ -81,3 +82,13 @@ def make_result(
         mask_sha256=pixels_sha256(mask),
     )
     return LayeredResult(group_name=group_name(prompt, mode), source=source, layers=layers, recipe=recipe)
+
+
+def composite_of(result: LayeredResult, layer: VariantLayer) -> np.ndarray:
+    """The source with `layer` blended in through its mask, as Photoshop would show it."""
+    assert result.source is not None
+    composite = result.source.copy()
+    x, y = layer.bounds.x - result.region.x, layer.bounds.y - result.region.y
+    window = composite[y : y + layer.bounds.height, x : x + layer.bounds.width]
+    window[...] = blend_masked(window, layer.pixels, layer.mask)
+    return composite

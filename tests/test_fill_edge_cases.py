@@ -14,17 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from psd_tools import PSDImage
-from tests.conftest import soft_ellipse, textured_rgba
 
+from builders import composite_of
+from conftest import soft_ellipse, textured_rgba
 from underpaint.engines.base import CancelToken, EngineCapabilities, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
-from underpaint.imaging.blend import blend_masked
 from underpaint.imaging.codec import decode_pixels, load_image
 from underpaint.imaging.planner import grow_feather, mask_bounds, plan_context
 from underpaint.imaging.quality import seam_ratio
 from underpaint.jobs.pipeline import run_pipeline
 from underpaint.jobs.spec import JobSpec, Margins, Mode, Params, Rect, Size
-from underpaint.results.layered import LayeredResult, VariantLayer
+from underpaint.results.layered import LayeredResult
 from underpaint.results.psd import write_psd
 from underpaint.wire.errors import ErrorCode, ProtocolError
 
@@ -62,15 +62,6 @@ def _spec(image: np.ndarray, mask: np.ndarray | None, mode: Mode = Mode.FILL, re
     )
 
 
-def _composite(result: LayeredResult, layer: VariantLayer) -> np.ndarray:
-    assert result.source is not None
-    composite = result.source.copy()
-    x, y = layer.bounds.x - result.region.x, layer.bounds.y - result.region.y
-    window = composite[y : y + layer.bounds.height, x : x + layer.bounds.width]
-    window[...] = blend_masked(window, layer.pixels, layer.mask)
-    return composite
-
-
 def _reach(mask: np.ndarray, params: tuple[int, int]) -> np.ndarray:
     """Pixels within grow + feather of the selection (a square reaches at least as far as the round distance)."""
     size = 2 * sum(params) + 1
@@ -80,7 +71,7 @@ def _reach(mask: np.ndarray, params: tuple[int, int]) -> np.ndarray:
 def _unchanged_beyond(mask: np.ndarray, source: np.ndarray, result: LayeredResult, grow: int, feather: int) -> None:
     near = _reach(mask, (grow, feather))
     for layer in result.layers:
-        assert np.array_equal(_composite(result, layer)[~near], source[~near])
+        assert np.array_equal(composite_of(result, layer)[~near], source[~near])
 
 
 def _detail(rgb: np.ndarray, where: np.ndarray) -> float:
@@ -100,7 +91,7 @@ def test_expand_grows_the_canvas_and_fills_the_new_strips_with_texture(tmp_path:
     assert result.source is not None and result.source.shape == (180, 240, 4)
     assert np.array_equal(result.source[:150, 40:], image), "the original sits at the left/top margins"
     assert (result.source[:, :40, 3] == 0).all() and (result.source[150:, :, 3] == 0).all()
-    composite = _composite(result, result.layers[0])
+    composite = composite_of(result, result.layers[0])
     new = np.ones((180, 240), bool)
     new[:150, 40:] = False
     assert (composite[new][:, 3] == 255).all(), "the new strips are opaque"
@@ -129,7 +120,7 @@ def test_expand_with_a_mask_also_fills_the_selection() -> None:
     mask[50:70, 60:90] = 255
     spec = _spec(image, mask, Mode.EXPAND, expand=Margins(top=20))
     result = run_pipeline(spec, Flat(), _ignore, CancelToken())
-    composite = _composite(result, result.layers[0])
+    composite = composite_of(result, result.layers[0])
     assert (composite[20 + 55, 70, :3] == (0, 100, 50)).all()
     assert (composite[5, 80, :3] == (0, 100, 50)).all()
 
@@ -180,7 +171,7 @@ def test_selections_at_edges_and_tiny_ones_keep_the_invariant_and_get_filled(row
     mask[rows, cols] = 255
     result = run_pipeline(_spec(image, mask, grow=1, feather=2), ClassicEngine(), _ignore, CancelToken())
     _unchanged_beyond(mask, image, result, 1, 2)
-    composite = _composite(result, result.layers[0])
+    composite = composite_of(result, result.layers[0])
     assert np.abs(composite[mask > 0].astype(int) - image[mask > 0].astype(int)).mean() > 2
 
 
@@ -188,7 +179,7 @@ def test_the_whole_canvas_selected_gives_an_opaque_seeded_image() -> None:
     image = textured_rgba(64, 96)
     mask = np.full((64, 96), 255, np.uint8)
     result = run_pipeline(_spec(image, mask, variants=2), ClassicEngine(), _ignore, CancelToken())
-    first, second = (_composite(result, layer) for layer in result.layers)
+    first, second = (composite_of(result, layer) for layer in result.layers)
     assert first.shape == (64, 96, 4) and (first[..., 3] == 255).all()
     assert not np.array_equal(first, second)
 
@@ -199,7 +190,7 @@ def test_a_soft_ring_shaped_selection_blends_in_proportion_to_the_mask() -> None
     r = np.hypot(ys - 80, xs - 80)
     mask = (np.clip(1 - np.abs(r - 40) / 15, 0, 1) * 255).astype(np.uint8)  # soft annulus, hole in the middle
     result = run_pipeline(_spec(image, mask, grow=0, feather=0), Flat(), _ignore, CancelToken())
-    composite = _composite(result, result.layers[0])
+    composite = composite_of(result, result.layers[0])
     assert np.array_equal(composite[r < 20], image[r < 20]), "the unselected middle is untouched"
     assert (composite[mask == 255][:, :3] == (0, 100, 50)).all()
 
@@ -277,7 +268,7 @@ def _seam(result: LayeredResult, source: np.ndarray) -> tuple[float, float]:
     full = np.zeros(source.shape[:2], np.uint8)
     b = layer.bounds.offset(-result.region.x, -result.region.y)
     full[b.y : b.bottom, b.x : b.right] = layer.mask
-    return seam_ratio(_composite(result, layer), source, full)
+    return seam_ratio(composite_of(result, layer), source, full)
 
 
 def _periodic(height: int, width: int) -> np.ndarray:
@@ -360,5 +351,5 @@ def test_any_expansion_keeps_the_original_pixels_beyond_the_seam(
     new[top : top + height, left : left + width] = 0
     assert result.source is not None
     _unchanged_beyond(new, result.source, result, *grow_feather(mask_bounds(new), spec.params))
-    composite = _composite(result, result.layers[0])
+    composite = composite_of(result, result.layers[0])
     assert (composite[new > 0][:, 3] == 255).all()

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from builders import composite_of
 from underpaint.engines.base import CancelToken, EngineCapabilities, EngineError, JobCancelled, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
-from underpaint.imaging.blend import blend_masked
 from underpaint.jobs.pipeline import run_pipeline
 from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult, VariantLayer
@@ -94,14 +94,6 @@ def _run(spec: JobSpec, engine: ClassicEngine | Recording, layers: list[VariantL
     return run_pipeline(spec, engine, _ignore, CancelToken(), None if layers is None else layers.append)
 
 
-def _composite(result: LayeredResult, layer: VariantLayer) -> np.ndarray:
-    """The source with `layer` blended in through its mask, as Photoshop would show it."""
-    assert result.source is not None
-    composite = result.source.copy()
-    x, y = layer.bounds.x - result.region.x, layer.bounds.y - result.region.y
-    window = composite[y : y + layer.bounds.height, x : x + layer.bounds.width]
-    window[...] = blend_masked(window, layer.pixels, layer.mask)
-    return composite
 
 
 def test_classic_fill_leaves_every_pixel_beyond_the_feathered_selection_bit_identical() -> None:
@@ -112,7 +104,7 @@ def test_classic_fill_leaves_every_pixel_beyond_the_feathered_selection_bit_iden
     near = cv2.dilate(_mask(), np.ones((reach, reach), np.uint8)) > 0
     assert spec.image is not None
     for layer in result.layers:
-        composite = _composite(result, layer)
+        composite = composite_of(result, layer)
         assert np.array_equal(composite[~near], spec.image[~near])
         assert np.abs(composite[SELECTION].astype(int) - spec.image[SELECTION].astype(int)).mean() > 5
 
