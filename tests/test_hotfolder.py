@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import TOKEN, textured_rgba
 from hotfolder_support import big_job, check_psd, drop, history, journal, live_agent, names, small_job, until
 from underpaint.client.agent_client import AgentClient
+from underpaint.hotfolder.lock import FolderBusy
 from underpaint.results.png import read_png_recipe
 
 
@@ -161,3 +163,13 @@ async def test_folder_defaults_apply_and_a_sidecar_overrides_them(tmp_path: Path
     own = json.loads((hot / "out" / "own" / "recipe.json").read_text())
     assert (plain["seeds"], plain["params"]["prompt"]) == ([5, 6], "sky")
     assert (own["seeds"], own["params"]["prompt"]) == ([9, 10], "sky")
+
+
+async def test_a_second_agent_on_a_watched_folder_is_refused_and_the_first_goes_on(tmp_path: Path) -> None:
+    async with live_agent(tmp_path):
+        second = tmp_path / "second"
+        with pytest.raises(FolderBusy, match="already watching"):
+            async with live_agent(second, hot_folder=tmp_path / "hot"):
+                pass
+        small_job(tmp_path / "hot" / "in", "after")
+        await until(lambda: names(tmp_path / "hot" / "done") != [], 30, "the first agent to finish a job")

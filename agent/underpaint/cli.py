@@ -57,6 +57,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     import logging
 
     from underpaint.engines.registry import build_engines
+    from underpaint.hotfolder.lock import FolderBusy
     from underpaint.server.serve import start_agent
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,6 +76,8 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     async def serve_until_stopped() -> None:
         try:
             agent = await start_agent(settings, engines)
+        except FolderBusy as exc:
+            raise click.ClickException(f"{exc} Stop that agent or pick another --hot-folder.") from None
         except OSError as exc:
             raise click.ClickException(
                 f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}. "

@@ -50,7 +50,12 @@ def _manager_context(settings: Settings, engines: Mapping[str, Engine]):  # type
         app[MANAGER] = manager
         hot_folder = HotFolder(settings.hot_folder, manager, settings) if settings.hot_folder else None
         if hot_folder is not None:
-            await hot_folder.start()
+            try:
+                await hot_folder.start()
+            except Exception:
+                await manager.close()
+                history.close()
+                raise
         yield
         if hot_folder is not None:
             await hot_folder.stop()
