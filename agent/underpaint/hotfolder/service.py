@@ -85,13 +85,17 @@ class HotFolder:
     async def stop(self) -> None:
         """Stop watching; jobs not finished stay in processing/ and are re-queued at the next start."""
         self._stopping = True
+        self._wake.set()
         if self._observer is not None:
             self._observer.stop()
             await asyncio.to_thread(self._observer.join, 5)
         tasks = [t for t in (self._pump, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Python 3.11's wait_for can swallow a cancel that races its timeout; the loop also
+        # checks _stopping, and shutdown never waits on a task forever.
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
         if self.journal is not None:
             self.journal.close()
         self._lock.release()
@@ -100,7 +104,7 @@ class HotFolder:
 
     async def _run(self) -> None:
         tick = 0.0
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=tick)
             self._wake.clear()
