@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from underpaint.engines.base import Engine
+from underpaint.engines.base import Engine, capabilities_for
 from underpaint.imaging.codec import to_array
 from underpaint.jobs.intake import check_mode, resolve_engine, spec_from_arrays
 from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
@@ -127,7 +127,7 @@ def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Pat
         engine_name = resolve_engine(params, engines, default_engine)
     except ProtocolError as exc:
         raise HotFolderError(exc.code, exc.message) from None
-    caps = engines[engine_name].capabilities
+    caps = capabilities_for(engines[engine_name], params.model)
     if params.model is not None and params.model not in caps.models:
         known = ", ".join(caps.models) or "none"
         raise HotFolderError("unknown_model", f"The {engine_name} engine has no model '{params.model}' "

@@ -12,7 +12,6 @@ class ErrorCode(StrEnum):
     HANDSHAKE_REQUIRED = "handshake_required"
     UNSUPPORTED_VERSION = "unsupported_version"
     UNAUTHORIZED = "unauthorized"
-    MESSAGE_TOO_LARGE = "message_too_large"
     BAD_FRAME = "bad_frame"
     UNKNOWN_STREAM = "unknown_stream"
     CHUNK_OUT_OF_ORDER = "chunk_out_of_order"

@@ -150,12 +150,6 @@ def schema_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "protocol" / "schemas"
 
 
-def load_schema(file_name: str) -> JsonObject:
-    data = json.loads((schema_dir() / file_name).read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
 def drift(directory: Path) -> list[str]:
     """File names whose content differs from `message_schemas()` (missing and stale ones included)."""
     expected = {name: render(schema) for name, schema in message_schemas().items()}

@@ -16,7 +16,6 @@ export type ErrorCode =
   | "handshake_required"
   | "unsupported_version"
   | "unauthorized"
-  | "message_too_large"
   | "bad_frame"
   | "unknown_stream"
   | "chunk_out_of_order"

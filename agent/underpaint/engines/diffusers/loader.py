@@ -90,10 +90,6 @@ class LoadedModel:
             self._pipes[kind] = pipe
         return self._pipes[kind]
 
-    def weight_bytes(self) -> int:
-        return sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
-                   if (module := getattr(self.base, name, None)) is not None for p in module.parameters())
-
 
 def detect_source(path: Path, allow_ckpt: bool = False) -> Architecture:
     if path.is_file() and path.suffix != ".safetensors":
