@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from run import agent_fill, ellipse, machine, start_agent, textured
 from underpaint import api
+from underpaint.core import Params
 from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.engine import DiffusersEngine
 from underpaint.engines.diffusers.loader import LoadOptions
 from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
-from underpaint.jobs.spec import Params
 
 SIDE, STEPS, GUIDANCE, REPEATS = 512, int(os.environ.get("BENCH_STEPS", "4")), 7.0, 2
 CACHE = Path(os.environ.get("UNDERPAINT_BENCH_CACHE", Path.home() / ".cache" / "underpaint-bench"))
@@ -106,8 +106,10 @@ def main() -> None:
     def raw(images: int = 1) -> None:
         pipe(generator=torch.Generator("cpu").manual_seed(3), num_images_per_prompt=images, **raw_args)
 
+    underpaint = api.Underpaint(engines={"diffusers": engine})
+
     def in_process() -> None:
-        result = api.fill(image, mask, engine=engine, **params.model_dump(exclude_unset=True))
+        result = underpaint.fill(image, mask, **params.model_dump(exclude_unset=True))
         assert result.layers[0].pixels.shape[:2] == (SIDE, SIDE)
 
     with socket.socket() as probe:

@@ -31,12 +31,13 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from underpaint.engines.base import CancelToken, Engine, EngineCapabilities, ProgressSink, WorkItem
+from underpaint.core import JobSpec, Mode, Params, Rect, Size
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, Engine, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.imaging.blend import blend_masked
 from underpaint.imaging.quality import seam_ratio, texture_ratio
 from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult
 
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel"]
@@ -44,7 +45,7 @@ HOLE_SIZES = (0.08, 0.2, 0.35)
 """Side of the square hole as a fraction of the photo's short side."""
 
 
-class Telea:
+class Telea(ModellessEngine):
     """OpenCV's fast-marching inpainting (diffusion, no texture) as an engine, for the baseline."""
 
     @property

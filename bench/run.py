@@ -28,7 +28,7 @@ import numpy as np
 
 from underpaint import api
 from underpaint.client.agent_client import AgentClient
-from underpaint.jobs.spec import Mode, Params, Rect, Size
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.wire.frames import StreamAssembler, decode_frame
 from underpaint.wire.messages import Accepted, Done, Error, Result, agent_message_adapter
 

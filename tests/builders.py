@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.imaging.blend import blend_masked
-from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
 
@@ -55,6 +55,13 @@ def make_result(
 ) -> LayeredResult:
     source = gradient_rgba(region.height, region.width) if with_source else None
     mask = soft_ellipse_mask(bounds.height, bounds.width)
+    selection = None
+    if with_source:
+        # The layers' mask where it lies inside the region (a layer may reach past it).
+        selection = np.zeros((region.height, region.width), np.uint8)
+        clip = bounds.intersect(region)
+        selection[clip.y - region.y:clip.bottom - region.y, clip.x - region.x:clip.right - region.x] = mask[
+            clip.y - bounds.y:clip.bottom - bounds.y, clip.x - bounds.x:clip.right - bounds.x]
     params = Params(prompt=prompt, variants=variants, seed=1234)
     seeds = params.seeds()
     layers = [
@@ -79,9 +86,10 @@ def make_result(
         document=Size(width=region.right + 40, height=region.bottom + 30),
         region=region,
         image_sha256=pixels_sha256(source),
-        mask_sha256=pixels_sha256(mask),
+        mask_sha256=pixels_sha256(selection),
     )
-    return LayeredResult(group_name=group_name(prompt, mode), source=source, layers=layers, recipe=recipe)
+    return LayeredResult(group_name=group_name(prompt, mode), source=source, layers=layers, recipe=recipe,
+                         selection=selection)
 
 
 def composite_of(result: LayeredResult, layer: VariantLayer) -> np.ndarray:

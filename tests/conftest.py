@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from underpaint.config import Settings
-from underpaint.engines.base import CancelToken, Engine, EngineCapabilities, ProgressSink, WorkItem
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, Engine, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.server.serve import RunningAgent, start_agent
 
@@ -44,7 +45,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings.model_validate(values | overrides)
 
 
-class GatedEngine:
+class GatedEngine(ModellessEngine):
     """The classic engine, but each step waits for the test to open the gate.
 
     Lets tests hold a job at a known point (running, mid-variant) without
@@ -106,3 +107,24 @@ async def gated_agent(settings: Settings, gated: GatedEngine) -> AsyncIterator[R
     yield running
     gated.open_fully()
     await running.stop()
+
+
+# The tiny diffusers models, built once per session and shared by every test module that needs them.
+
+
+@pytest.fixture(scope="session")
+def registry_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_pipelines import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.getbasetemp() / "tiny-models")
+
+
+@pytest.fixture(scope="session")
+def engine(registry_path: Path) -> Engine:
+    """One diffusers engine for the session: its models stay warm between tests, as in the agent."""
+    from underpaint.engines.diffusers.device import placement
+    from underpaint.engines.diffusers.engine import DiffusersEngine
+    from underpaint.engines.diffusers.loader import LoadOptions
+    from underpaint.engines.diffusers.registry import ModelRegistry
+
+    return DiffusersEngine(ModelRegistry(registry_path), "sd15", LoadOptions(placement("cpu")), max_models=4)

@@ -13,8 +13,8 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import make_settings, soft_ellipse, textured_rgba
 from underpaint.client.agent_client import AgentClient
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.engines.classic import ClassicEngine
-from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.server.serve import RunningAgent, start_agent
 from underpaint.wire.frames import encode_frame
 from wsraw import TOKEN, fill_submit, open_raw, recv_json, send_fill
@@ -85,13 +85,19 @@ async def test_a_submit_missing_a_field_is_invalid_and_names_the_field(agent: Ru
     ({"image": {"stream": "i", "format": "rgba8", "width": W, "height": H, "bytes": 5}}, "upload_size_mismatch"),
     ({"mode": "generate"}, "unsupported_mode"),
     ({"params": {"engine": "dreamy"}}, "unknown_engine"),
+    ({"params": {"model": "sdxl-turbo"}}, "unknown_model"),
     ({"mask": None}, "invalid_message"),
-], ids=["mask-size", "zero-area", "out-of-bounds", "wrong-byte-count", "mode", "engine", "no-mask"])
+    ({"mode": "expand", "params": {"expand": {"left": 0}}}, "invalid_message"),
+    ({"image": {"stream": "same", "format": "rgba8", "width": W, "height": H, "bytes": W * H * 4},
+      "mask": {"stream": "same", "format": "gray8", "width": W, "height": H, "bytes": W * H}}, "invalid_message"),
+], ids=["mask-size", "zero-area", "out-of-bounds", "wrong-byte-count", "mode", "engine", "model", "no-mask",
+        "expand-without-margins", "one-stream-for-two"])
 async def test_requests_the_agent_cannot_run_are_refused_before_any_upload(
         agent: RunningAgent, changes: dict[str, Any], code: str) -> None:
     ws = await open_raw(agent.ws_url)
     await ws.send(json.dumps(submit_with(**changes)))
-    await expect_error(ws, code)
+    error = await expect_error(ws, code)
+    assert error["retryable"] is False and error.get("seq") is None  # refused at submit, never queued
     await still_serving(ws)
 
 

@@ -6,10 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from underpaint.core import ErrorCode, Mode, Params
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, WorkItem
 from underpaint.engines.classic import ClassicEngine, steps_for
-from underpaint.jobs.spec import Mode, Params
-from underpaint.wire.errors import ErrorCode
 
 HEIGHT, WIDTH = 192, 256
 HOLE = (slice(64, 128), slice(88, 168))

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from underpaint.engines.base import EngineCapabilities
+from underpaint.core import JobSpec, Mode, Params, Rect, Size
+from underpaint.core.capabilities import EngineCapabilities
 from underpaint.imaging.blend import blend_masked
 from underpaint.imaging.composer import Prepared, compose, feathered_mask, prepare
 from underpaint.imaging.planner import Plan, plan_job
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 
 
 def _caps(native_min: int = 32, native_max: int = 96, multiple: int = 8) -> EngineCapabilities:

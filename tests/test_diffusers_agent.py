@@ -11,15 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import TOKEN, make_settings, soft_ellipse, textured_rgba
-from tiny_pipelines import build_tiny_models
 from underpaint.client.agent_client import AgentClient, AgentEvent, JobOutcome
-from underpaint.engines.base import CancelToken, EngineCapabilities, ProgressSink, WorkItem
+from underpaint.core import Margins, Mode, Params, Rect, Size
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
-from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.engine import DiffusersEngine
-from underpaint.engines.diffusers.loader import LoadOptions
 from underpaint.engines.diffusers.registry import ModelRegistry
-from underpaint.jobs.spec import Margins, Mode, Params, Rect, Size
 from underpaint.server.app import MANAGER
 from underpaint.server.serve import RunningAgent, start_agent
 from underpaint.wire.messages import Preview, Progress, Result
@@ -28,18 +26,7 @@ W, H = 96, 80
 IMAGE, MASK = textured_rgba(H, W, seed=3), soft_ellipse(H, W, (30, 24, 36, 30))
 
 
-@pytest.fixture(scope="session")
-def registry_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_models(tmp_path_factory.getbasetemp() / "tiny-models")
-
-
-@pytest.fixture(scope="session")
-def engine(registry_path: Path) -> DiffusersEngine:
-    """One engine for the session: its models stay warm between tests, as in the agent."""
-    return DiffusersEngine(ModelRegistry(registry_path), "sd15", LoadOptions(placement("cpu")), max_models=4)
-
-
-class Gate:
+class Gate(ModellessEngine):
     """Wraps an engine so each progress call waits for the test (and never checks cancel itself)."""
 
     def __init__(self, inner: DiffusersEngine) -> None:

@@ -25,7 +25,7 @@ from underpaint.engines.diffusers.checkpoint import ModelFileError
 from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.loader import LoadOptions, load_model
 from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
-from underpaint.engines.registry import build_engines
+from underpaint.jobs.runtime import build_engines
 from underpaint.results.png import read_png_recipe
 
 
@@ -160,11 +160,11 @@ def test_the_diffusers_engine_is_offered_only_when_a_model_is_set_or_registered(
         models: Path, tmp_path: Path) -> None:
     from conftest import make_settings
 
-    assert set(build_engines("classic", make_settings(tmp_path))) == {"classic"}
+    assert set(build_engines(make_settings(tmp_path))) == {"classic"}
     with pytest.raises(ValueError, match="models add"):
-        build_engines("diffusers", make_settings(tmp_path))
-    registered = make_settings(tmp_path, models_file=models / "models.json", device="cpu")
-    engines = build_engines("diffusers", registered)
+        build_engines(make_settings(tmp_path, engine="diffusers"))
+    registered = make_settings(tmp_path, models_file=models / "models.json", device="cpu", engine="diffusers")
+    engines = build_engines(registered)
     caps = engines["diffusers"].capabilities
     assert set(caps.models) == set(MODELS)
     assert (caps.native_min, caps.native_max) == NATIVE[:2]

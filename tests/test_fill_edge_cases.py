@@ -17,23 +17,23 @@ from psd_tools import PSDImage
 
 from builders import composite_of
 from conftest import soft_ellipse, textured_rgba
-from underpaint.engines.base import CancelToken, EngineCapabilities, ProgressSink, WorkItem
+from underpaint.core import ErrorCode, JobSpec, Margins, Mode, Params, Rect, RequestError, Size
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.imaging.codec import decode_pixels, load_image
 from underpaint.imaging.planner import grow_feather, mask_bounds, plan_context
 from underpaint.imaging.quality import seam_ratio
 from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.spec import JobSpec, Margins, Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult
 from underpaint.results.psd import write_psd
-from underpaint.wire.errors import ErrorCode, ProtocolError
 
 
 def _ignore(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
     pass
 
 
-class Flat:
+class Flat(ModellessEngine):
     """A fast engine for geometry tests: every created pixel a seeded flat colour; can generate."""
 
     @property
@@ -126,12 +126,12 @@ def test_expand_with_a_mask_also_fills_the_selection() -> None:
 
 
 def test_expand_without_margins_or_away_from_the_edges_is_refused() -> None:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         run_pipeline(_spec(textured_rgba(50, 50), None, Mode.EXPAND), Flat(), _ignore, CancelToken())
     assert caught.value.code is ErrorCode.INVALID_MESSAGE
     inner = _spec(textured_rgba(50, 50), None, Mode.EXPAND, Rect(x=10, y=10, width=50, height=50),
                   Size(width=100, height=100), expand=Margins(right=20))
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         run_pipeline(inner, Flat(), _ignore, CancelToken())
     assert caught.value.code is ErrorCode.BAD_REGION
 
@@ -147,7 +147,7 @@ def test_generate_runs_through_the_same_path_and_the_classic_engine_declines_it(
     (layer,) = result.layers
     assert result.source is None and layer.bounds == region
     assert (layer.mask == 255).all() and (layer.pixels[..., :3] == (5, 100, 50)).all()
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         run_pipeline(spec, ClassicEngine(), _ignore, CancelToken())
     assert caught.value.code is ErrorCode.UNSUPPORTED_MODE
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.core import ErrorCode, RequestError
 from underpaint.wire.frames import (
     DEFAULT_CHUNK_BYTES,
     Chunk,
@@ -97,19 +97,19 @@ def _chunk(index: int, count: int, payload: bytes, stream: str = "s") -> Chunk:
     return Chunk(stream, index, count, memoryview(payload))
 
 
-def _code(excinfo: pytest.ExceptionInfo[ProtocolError]) -> ErrorCode:
+def _code(excinfo: pytest.ExceptionInfo[RequestError]) -> ErrorCode:
     return excinfo.value.code
 
 
 def test_assembler_rejects_out_of_order_and_repeated_chunks() -> None:
     assembler = StreamAssembler("s", 8)
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         assembler.add(_chunk(1, 2, b"abcd"))
     assert _code(excinfo) is ErrorCode.CHUNK_OUT_OF_ORDER
     assert not excinfo.value.retryable
     assembler = StreamAssembler("s", 8)
     assembler.add(_chunk(0, 2, b"abcd"))
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         assembler.add(_chunk(0, 2, b"abcd"))
     assert _code(excinfo) is ErrorCode.CHUNK_OUT_OF_ORDER
     assert not assembler.complete
@@ -118,10 +118,10 @@ def test_assembler_rejects_out_of_order_and_repeated_chunks() -> None:
 def test_assembler_rejects_more_bytes_than_announced() -> None:
     assembler = StreamAssembler("s", 6)
     assembler.add(_chunk(0, 2, b"abcd"))
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         assembler.add(_chunk(1, 2, b"efg"))
     assert _code(excinfo) is ErrorCode.UPLOAD_SIZE_MISMATCH
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         StreamAssembler("s", 3).add(_chunk(0, 1, b"abcd"))
     assert _code(excinfo) is ErrorCode.UPLOAD_SIZE_MISMATCH
 
@@ -129,7 +129,7 @@ def test_assembler_rejects_more_bytes_than_announced() -> None:
 def test_assembler_rejects_short_final_chunk() -> None:
     assembler = StreamAssembler("s", 10)
     assembler.add(_chunk(0, 2, b"abcd"))
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         assembler.add(_chunk(1, 2, b"ef"))
     assert _code(excinfo) is ErrorCode.UPLOAD_SIZE_MISMATCH
     assert "10" in excinfo.value.message
@@ -166,7 +166,7 @@ def test_assembler_completes_exactly() -> None:
     ],
 )
 def test_bad_headers_are_bad_frame(frame: bytes) -> None:
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         decode_frame(frame)
     assert _code(excinfo) is ErrorCode.BAD_FRAME
 
@@ -213,6 +213,6 @@ def test_example_mask_chunks_reassemble() -> None:
     assert blob.format == "gray8" and data == bytes([0, 64, 128, 192, 255, 255])
     assert data == b"".join(bytes.fromhex(_example(f"mask-gray8-3x2.chunk-{i}")["payload_hex"]) for i in range(2))
     # Out of order is refused.
-    with pytest.raises(ProtocolError) as excinfo:
+    with pytest.raises(RequestError) as excinfo:
         StreamAssembler(blob.stream, blob.bytes).add(decode_frame(frames[1]))
     assert _code(excinfo) is ErrorCode.CHUNK_OUT_OF_ORDER

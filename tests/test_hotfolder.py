@@ -15,6 +15,7 @@ from PIL import Image
 from conftest import TOKEN, textured_rgba
 from hotfolder_support import big_job, check_psd, drop, history, journal, live_agent, names, small_job, until
 from underpaint.client.agent_client import AgentClient
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.hotfolder.lock import FolderBusy
 from underpaint.results.png import read_png_recipe
 
@@ -173,3 +174,31 @@ async def test_a_second_agent_on_a_watched_folder_is_refused_and_the_first_goes_
                 pass
         small_job(tmp_path / "hot" / "in", "after")
         await until(lambda: names(tmp_path / "hot" / "done") != [], 30, "the first agent to finish a job")
+
+
+async def test_a_result_recipe_json_dropped_with_its_inputs_remakes_the_result(tmp_path: Path) -> None:
+    hot, stage = tmp_path / "hot", tmp_path / "stage"
+    # A plugin's job: only a 64x48 region of a 300x200 document travelled.
+    image, mask = textured_rgba(48, 64, seed=2), np.zeros((48, 64), np.uint8)
+    mask[16:32, 20:44] = 255
+    region = Rect(x=180, y=120, width=64, height=48)
+    async with live_agent(tmp_path) as agent:
+        async with await AgentClient.connect(agent.ws_url, TOKEN) as client:
+            await client.submit("plugin-job", Mode.FILL, Size(width=300, height=200), region,
+                                Params(variants=2, seed=21), image, mask)
+            outcome = await client.follow("plugin-job")
+        assert outcome.done is not None
+        results = tmp_path / "data" / "results" / "plugin-job"
+        await until(lambda: (results / "recipe.json").is_file(), 30, "the websocket job's files")
+        stage.mkdir()
+        Image.fromarray(image).save(stage / "again.png")
+        Image.fromarray(mask).save(stage / "again.mask.png")
+        (stage / "again.json").write_bytes((results / "recipe.json").read_bytes())
+        drop(stage, hot / "in")
+        await until(lambda: len(names(hot / "done")) == 3, 30, "the replay")
+    out = hot / "out" / "again"
+    assert json.loads((out / "recipe.json").read_text())["region"] == region.model_dump()
+    for index in (1, 2):
+        first = np.asarray(Image.open(results / f"variant-{index}.png"))
+        again = np.asarray(Image.open(out / f"again.variant-{index}.png"))
+        assert np.array_equal(first, again)

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import TOKEN, GatedEngine, make_settings, soft_ellipse, textured_rgba
 from underpaint.client.agent_client import AgentClient
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.engines.classic import ClassicEngine
-from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.server.app import MANAGER
 from underpaint.server.serve import RunningAgent, start_agent
 from underpaint.wire.messages import Accepted, Cancelled, Done, Error, Progress, Result

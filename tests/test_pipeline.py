@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from builders import composite_of
-from underpaint.engines.base import CancelToken, EngineCapabilities, EngineError, JobCancelled, ProgressSink, WorkItem
+from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import pixels_sha256
-from underpaint.wire.errors import ErrorCode, ProtocolError
 
 DOCUMENT = Size(width=1600, height=1200)
 REGION = Rect(x=500, y=300, width=640, height=480)
@@ -58,7 +58,7 @@ def _ignore(variant: int, step: int, steps: int, preview: np.ndarray | None = No
     pass
 
 
-class Recording:
+class Recording(ModellessEngine):
     """A fast engine that fills the mask with a seeded flat colour and logs what it sees."""
 
     def __init__(self, images: int | None = None, shape: tuple[int, ...] | None = None) -> None:
@@ -171,7 +171,7 @@ def test_an_engine_that_uses_prompts_adds_no_warning() -> None:
 
 
 def test_a_mode_the_engine_lacks_is_refused_as_unsupported() -> None:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _run(_spec(Mode.EXPAND), Recording())
     assert caught.value.code is ErrorCode.UNSUPPORTED_MODE
 
@@ -179,28 +179,28 @@ def test_a_mode_the_engine_lacks_is_refused_as_unsupported() -> None:
 def test_an_empty_mask_is_refused() -> None:
     spec = _spec()
     empty = dataclasses.replace(spec, mask=np.zeros_like(_mask()))
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _run(empty, Recording())
     assert caught.value.code is ErrorCode.EMPTY_MASK
 
 
 def test_a_fill_without_an_image_is_refused() -> None:
     no_image = dataclasses.replace(_spec(), image=None)
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _run(no_image, Recording())
     assert caught.value.code is ErrorCode.BAD_IMAGE
 
 
 def test_a_mask_of_another_size_is_refused() -> None:
     wrong = dataclasses.replace(_spec(), mask=np.full((10, 10), 255, np.uint8))
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _run(wrong, Recording())
     assert caught.value.code is ErrorCode.SIZE_MISMATCH
 
 
 def test_a_region_outside_the_document_is_refused() -> None:
     outside = dataclasses.replace(_spec(), document=Size(width=800, height=600))
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _run(outside, Recording())
     assert caught.value.code is ErrorCode.BAD_REGION
 

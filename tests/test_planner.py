@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from underpaint.engines.base import EngineCapabilities
+from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.core.capabilities import EngineCapabilities
 from underpaint.imaging.planner import MAX_PAD, grow_feather, mask_bounds, plan_context, plan_job, working_size
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
-from underpaint.wire.errors import ErrorCode, ProtocolError
 
 CAPS = EngineCapabilities(
     name="test",
@@ -71,7 +70,7 @@ def test_context_includes_an_explicit_grow_and_feather() -> None:
 
 
 def test_selection_outside_the_document_is_an_empty_mask() -> None:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         _context((100, 100), (200, 200, 10, 10))
     assert caught.value.code is ErrorCode.EMPTY_MASK
 
@@ -162,7 +161,7 @@ def test_plan_job_context_stays_inside_the_region_the_client_sent() -> None:
 
 def test_plan_job_refuses_an_empty_mask() -> None:
     region = _rect(0, 0, 64, 64)
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(RequestError) as caught:
         plan_job(_spec(region, np.zeros((64, 64), np.uint8), Size(width=64, height=64)), CAPS)
     assert caught.value.code is ErrorCode.EMPTY_MASK
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from builders import REGION, VARIANT_BOUNDS, gradient_rgba, make_result
+from underpaint.core import Rect
 from underpaint.imaging.blend import blend_masked
-from underpaint.jobs.spec import Rect
 from underpaint.results.png import encode_png, flatten_variant, read_png_recipe
 from underpaint.results.recipe import RECIPE_KEY
 

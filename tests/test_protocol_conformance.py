@@ -17,8 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from underpaint.core import RETRYABLE, ErrorCode
 from underpaint.results.recipe import Recipe
-from underpaint.wire.errors import RETRYABLE, ErrorCode
 from underpaint.wire.messages import (
     AGENT_MESSAGES,
     CLIENT_MESSAGES,

@@ -17,7 +17,14 @@ from psd_tools.psd.image_resources import ImageResource
 from builders import REGION, VARIANT_BOUNDS, make_result
 from underpaint.results.layered import LayeredResult
 from underpaint.results.png import flatten_variant
-from underpaint.results.psd import XMP_NAMESPACE, read_psd_recipe, write_atomically, write_psd
+from underpaint.results.psd import (
+    SELECTION_CHANNEL,
+    XMP_NAMESPACE,
+    read_psd_recipe,
+    read_psd_replay,
+    write_atomically,
+    write_psd,
+)
 
 
 def _write(tmp_path: Path, result: LayeredResult | None = None) -> tuple[LayeredResult, Path]:
@@ -45,7 +52,37 @@ def test_document_is_the_region_size(tmp_path: Path) -> None:
     _, path = _write(tmp_path)
     psd = PSDImage.open(path)
     assert psd.size == (REGION.width, REGION.height)
-    assert (psd.depth, psd.channels) == (8, 3)
+    assert (psd.depth, psd.channels) == (8, 4)  # RGB and the saved selection
+
+
+def test_the_selection_is_saved_as_a_named_channel_as_photoshop_saves_one(tmp_path: Path) -> None:
+    result, path = _write(tmp_path)
+    psd = PSDImage.open(path)
+    assert list(psd.image_resources.get_data(Resource.ALPHA_NAMES_UNICODE)) == [SELECTION_CHANNEL]
+    assert list(psd.image_resources.get_data(Resource.ALPHA_IDENTIFIERS)) != [0]  # 0 would mean transparency
+    assert np.array_equal(np.asarray(psd.topil(channel=3)), result.selection)
+    _, background, selection = read_psd_replay(path)
+    assert np.array_equal(selection, result.selection) and np.array_equal(background, result.source)
+
+
+def test_the_saved_selection_follows_the_transparency_of_a_see_through_composite(tmp_path: Path) -> None:
+    result = make_result()
+    assert result.source is not None
+    source = result.source.copy()
+    source[:, :10, 3] = 0
+    result, path = _write(tmp_path, dataclasses.replace(result, source=source))
+    assert np.array_equal(read_psd_replay(path)[2], result.selection)
+    assert _identify(path, "%A|%[fx:p{0,0}.a]\n")[0] == "True|0"
+
+
+def test_imagemagick_does_not_take_the_saved_selection_for_transparency(tmp_path: Path) -> None:
+    _, path = _write(tmp_path)
+    assert _identify(path, "%A\n")[0] == "False"
+
+
+def test_a_generate_result_has_no_selection_channel(tmp_path: Path) -> None:
+    _, path = _write(tmp_path, make_result(with_source=False))
+    assert PSDImage.open(path).channels == 3 and read_psd_replay(path)[2] is None
 
 
 def test_background_then_one_group_with_a_layer_per_variant(tmp_path: Path) -> None:
@@ -153,7 +190,7 @@ def test_transparent_source_keeps_a_merged_alpha(tmp_path: Path) -> None:
     source[:5, :, 3] = 0
     result, path = _write(tmp_path, dataclasses.replace(plain, source=source))
     psd = PSDImage.open(path)
-    assert psd.channels == 4
+    assert psd.channels == 5  # RGB, the composite's transparency, the saved selection
     assert psd._record.layer_and_mask_information.layer_info.layer_count < 0
     np.testing.assert_array_equal(_rgba(psd.topil()), flatten_variant(result, 0))
 

@@ -13,7 +13,8 @@ from builders import make_result
 from underpaint.results.png import flatten_variant
 from underpaint.results.psd import read_psd_recipe
 from underpaint.results.recipe import Recipe
-from underpaint.results.store import ResultStore, SavedResult, read_recipe
+from underpaint.results.replay import read_recipe
+from underpaint.results.store import ResultStore, SavedResult
 
 DAY = 86400.0
 NOW = 1_800_000_000.0

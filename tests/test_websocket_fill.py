@@ -94,7 +94,7 @@ async def test_fill_streams_three_variants_as_chunked_frames_and_a_psd_with_thei
 @pytest.mark.parametrize("result_format", ["png"])
 async def test_png_results_are_sent_when_asked_for(agent, result_format: str) -> None:  # type: ignore[no-untyped-def]
     from underpaint.client.agent_client import AgentClient
-    from underpaint.jobs.spec import Mode, Params, Rect, Size
+    from underpaint.core import Mode, Params, Rect, Size
 
     image, mask = textured_rgba(96, 128), soft_ellipse(96, 128, (40, 30, 40, 30))
     async with await AgentClient.connect(agent.ws_url, TOKEN) as client:

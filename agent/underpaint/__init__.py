@@ -1,6 +1,6 @@
 """Underpaint: a local generation agent for design tools.
 
-The public Python API (`underpaint.fill`, `underpaint.remove`, ...) runs the
+The public Python API (`underpaint.fill`, `underpaint.replay`, ...) runs the
 same job path as the agent, in-process. It is imported lazily so that
 `import underpaint.something` stays cheap.
 """
@@ -9,11 +9,12 @@ from typing import Any
 
 from underpaint.version import __version__
 
-__all__ = ["__version__", "fill", "remove", "run", "save_psd"]
+_API = ("Underpaint", "expand", "fill", "generate", "refine", "remove", "replay", "save_psd")
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("fill", "remove", "run", "save_psd"):
+    if name in _API:
         from underpaint import api
 
         return getattr(api, name)

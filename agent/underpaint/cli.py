@@ -5,28 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from underpaint.config import LoadedSettings, Settings, SettingsError, describe, load_settings
+from underpaint.cli_common import connect_settings, console, load, run_client, with_client_options, ws_url
+from underpaint.cli_hotfolder import watch
+from underpaint.cli_jobs import JOB_COMMANDS
+from underpaint.cli_models import models
+from underpaint.config import Settings, describe
 from underpaint.version import __version__
-
-console = Console(stderr=True, soft_wrap=True)
-
-
-def _load(ctx: click.Context, **cli: Any) -> LoadedSettings:
-    config_dir = ctx.obj.get("config_dir") if ctx.obj else None
-    try:
-        return load_settings(cli, config_dir=config_dir)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+from underpaint.wire.messages import WEBSOCKET_PATH
 
 
 @click.group()
@@ -56,22 +48,21 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     """Start the agent."""
     import logging
 
-    from underpaint.engines.registry import build_engines
     from underpaint.hotfolder.lock import FolderBusy
+    from underpaint.jobs.runtime import build_engines
     from underpaint.server.serve import start_agent
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if flags.get("model") and not flags.get("engine"):
         flags["engine"] = "diffusers"
-    loaded = _load(ctx, **flags)
+    loaded = load(ctx, **flags)
     settings = loaded.settings
     try:
-        engines = build_engines(settings.engine, settings)
+        engines = build_engines(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    preload = getattr(engines.get("diffusers"), "preload", None)
-    if preload is not None:
-        preload()
+    for engine in engines.values():
+        engine.preload()
 
     async def serve_until_stopped() -> None:
         try:
@@ -95,7 +86,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
 
 
 def _banner(settings: Settings, url: str, engines: dict[str, Any]) -> None:
-    console.print(f"[bold]Underpaint {__version__}[/bold] listening on {url} (websocket {url}/v1/ws)")
+    console.print(f"[bold]Underpaint {__version__}[/bold] listening on {url} (websocket {url}{WEBSOCKET_PATH})")
     console.print(f"Pairing token: [bold]{settings.token}[/bold]  (paste it into the plugin once)")
     for name, engine in engines.items():
         caps = engine.capabilities
@@ -112,7 +103,7 @@ def _banner(settings: Settings, url: str, engines: dict[str, Any]) -> None:
 @click.pass_context
 def token(ctx: click.Context, /) -> None:
     """Print the pairing token that plugins need."""
-    click.echo(_load(ctx).settings.token)
+    click.echo(load(ctx).settings.token)
 
 
 @main.command()
@@ -120,7 +111,7 @@ def token(ctx: click.Context, /) -> None:
 @click.pass_context
 def config(ctx: click.Context, /, as_json: bool) -> None:
     """Print the effective settings and where each came from."""
-    loaded = _load(ctx)
+    loaded = load(ctx)
     rows = describe(loaded)
     if as_json:
         click.echo(json.dumps({name: {"value": value, "source": source} for name, value, source in rows}, indent=2))
@@ -129,34 +120,6 @@ def config(ctx: click.Context, /, as_json: bool) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
-
-
-def _connect_settings(ctx: click.Context, host: str | None, port: int | None) -> Settings:
-    return _load(ctx, host=host, port=port).settings
-
-
-def _run_client(coro: Any) -> Any:
-    from underpaint.client.agent_client import AgentRefused
-
-    try:
-        return asyncio.run(coro)
-    except AgentRefused as exc:
-        raise click.ClickException(f"The agent refused: {exc.error.message}") from None
-    except OSError as exc:
-        raise click.ClickException(
-            f"Cannot reach the agent ({exc}). Start it with `make run` or `underpaint serve`.") from None
-
-
-client_options = [
-    click.option("--host", help="Agent address (default from settings)."),
-    click.option("--port", type=int, help="Agent port (default from settings)."),
-]
-
-
-def with_client_options(function: Any) -> Any:
-    for option in reversed(client_options):
-        function = option(function)
-    return function
 
 
 @main.command()
@@ -168,13 +131,13 @@ def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, 
     """List recent jobs of the running agent."""
     from underpaint.client.agent_client import AgentClient
 
-    settings = _connect_settings(ctx, host, port)
+    settings = connect_settings(ctx, host, port)
 
     async def fetch() -> list[Any]:
-        async with await AgentClient.connect(_ws_url(settings), settings.token or "") as client:
+        async with await AgentClient.connect(ws_url(settings), settings.token or "") as client:
             return await client.list_jobs(limit)
 
-    summaries = _run_client(fetch())
+    summaries = run_client(fetch())
     if as_json:
         click.echo(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
         return
@@ -184,91 +147,5 @@ def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, 
     Console().print(table)
 
 
-def _ws_url(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"ws://{host}:{settings.port}/v1/ws"
-
-
-@main.command()
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mask", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Selection: white = fill, black = keep, grey = soft.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Layered PSD to write.")
-@click.option("--prompt", default="", help="What to put there (engines that take prompts).")
-@click.option("--negative-prompt", default="")
-@click.option("--variants", default=3, show_default=True, type=click.IntRange(1, 16))
-@click.option("--seed", default=None, type=click.IntRange(0, 2**32 - 1), help="Base seed (random if not given).")
-@click.option("--engine", default=None, help="Engine name (the agent's default if not given).")
-@click.option("--mode", default="fill", type=click.Choice(["fill", "remove"]), show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")
-@with_client_options
-@click.pass_context
-def fill(ctx: click.Context, /, image: Path, mask: Path, out: Path, prompt: str, negative_prompt: str,
-         variants: int, seed: int | None, engine: str | None, mode: str, as_json: bool,
-         host: str | None, port: int | None) -> None:
-    """Fill the masked part of IMAGE through the running agent; writes OUT.psd and variant PNGs."""
-    from underpaint.jobs.spec import Mode, Params
-
-    params = Params(prompt=prompt, negative_prompt=negative_prompt, variants=variants, engine=engine,
-                    seed=seed if seed is not None else uuid.uuid4().int % 2**32)
-    _client_job(ctx, Mode(mode), image, mask, params, out, as_json, host, port)
-
-
-@main.command()
-@click.argument("recipe_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Source image (default: the PSD's background).")
-@click.option("--mask", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Selection (default: the PSD's saved selection).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@with_client_options
-@click.pass_context
-def replay(ctx: click.Context, /, recipe_file: Path, image: Path | None, mask: Path | None, out: Path,
-           as_json: bool, host: str | None, port: int | None) -> None:
-    """Re-run a recipe (from JSON, PNG or PSD) through the running agent."""
-    from underpaint.client.replay import replay_inputs
-
-    try:
-        recipe, source, selection = replay_inputs(recipe_file, image, mask)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    _client_job(ctx, recipe.mode, source, selection, recipe.params, out, as_json, host, port)
-
-
-def _client_job(ctx: click.Context, mode: Any, image: Any, mask: Any, params: Any, out: Path,
-                as_json: bool, host: str | None, port: int | None) -> None:
-    from underpaint.client.run_job import run_client_job
-
-    settings = _connect_settings(ctx, host, port)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=console, disable=as_json) as bar:
-        task = bar.add_task("queued", total=1.0)
-
-        def on_progress(description: str, fraction: float) -> None:
-            bar.update(task, description=description, completed=fraction)
-
-        try:
-            summary = _run_client(run_client_job(_ws_url(settings), settings.token or "", mode, image, mask,
-                                                 params, out, on_progress))
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    elif summary["state"] == "done":
-        console.print(f"Wrote {summary['psd']} and {len(summary['variants'])} variant PNG(s).")
-        for warning in summary["warnings"]:
-            console.print(f"[yellow]Note:[/yellow] {warning}")
-    if summary["state"] != "done":
-        if not as_json:
-            console.print(f"[red]Job {summary['state']}:[/red] {summary.get('message', '')}")
-        sys.exit(1)
-
-
-from underpaint.cli_models import models  # noqa: E402
-
-main.add_command(models)
-
-from underpaint.cli_hotfolder import watch  # noqa: E402
-
-main.add_command(watch)
+for command in (*JOB_COMMANDS, models, watch):
+    main.add_command(command)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from underpaint.cli import _load, console
+from underpaint.cli_common import console, load
 
 
 @click.command()
@@ -26,14 +26,14 @@ from underpaint.cli import _load, console
 @click.pass_context
 def watch(ctx: click.Context, /, folder: Path, log_level: str, **flags: Any) -> None:
     """Watch FOLDER: images dropped in FOLDER/in become layered PSDs in FOLDER/out."""
-    from underpaint.engines.registry import build_engines
     from underpaint.hotfolder.lock import FolderBusy
     from underpaint.hotfolder.standalone import watch as run_watch
+    from underpaint.jobs.runtime import build_engines
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _load(ctx, hot_folder=folder, **flags).settings
+    settings = load(ctx, hot_folder=folder, **flags).settings
     try:
-        engines = build_engines(settings.engine, settings)
+        engines = build_engines(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

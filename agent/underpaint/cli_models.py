@@ -10,13 +10,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from underpaint.cli import _load, console
+from underpaint.cli_common import console, load
 
 
 def _registry(ctx: click.Context) -> Any:
     from underpaint.engines.diffusers.registry import ModelRegistry
 
-    return ModelRegistry(_load(ctx).settings.models_path)
+    return ModelRegistry(load(ctx).settings.models_path)
 
 
 def _fail(exc: Exception) -> click.ClickException:

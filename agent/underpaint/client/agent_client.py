@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.imaging.codec import decode_pixels, encode_png, raw_bytes
-from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.version import __version__
 from underpaint.wire.frames import DEFAULT_CHUNK_BYTES, StreamAssembler, chunk_frames, decode_frame
 from underpaint.wire.messages import (

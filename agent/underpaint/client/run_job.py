@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +12,30 @@ import aiohttp
 import numpy as np
 
 from underpaint.client.agent_client import AgentClient
-from underpaint.imaging.codec import ImageLike, load_image_and_mask
-from underpaint.jobs.spec import Mode, Params, Rect, Size
-from underpaint.wire.messages import Accepted, Progress, Result
+from underpaint.core import Mode, Params, Rect, Size
+from underpaint.wire.messages import WEBSOCKET_PATH, Accepted, Progress, Result
 
 
 def variant_path(out: Path, index: int) -> Path:
     return out.with_name(f"{out.stem}.variant-{index + 1}.png")
 
 
-async def run_client_job(
-    ws_url: str, token: str, mode: Mode, image: ImageLike, mask: ImageLike, params: Params, out: Path,
-    on_progress: Callable[[str, float], None],
-) -> dict[str, Any]:
-    pixels, selection, _ = load_image_and_mask(image, mask)
-    height, width = selection.shape
+@dataclass(frozen=True, eq=False)
+class ClientJob:
+    """One request as the CLI sends it: geometry, parameters and the pixels (RGBA8 image, Gray8 mask)."""
+
+    mode: Mode
+    document: Size
+    region: Rect
+    params: Params
+    image: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
+                         on_progress: Callable[[str, float], None]) -> dict[str, Any]:
+    """Submit `request`, follow it, and download its PSD to `out` and its variant PNGs beside it."""
+    params = request.params
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
 
     def on_event(message: Any) -> None:
@@ -37,16 +47,16 @@ async def run_client_job(
             on_progress(f"variant {message.variant + 1} ready", (message.variant + 1) / params.variants)
 
     async with await AgentClient.connect(ws_url, token) as client:
-        await client.submit(job_id, mode, Size(width=width, height=height),
-                            Rect(x=0, y=0, width=width, height=height), params,
-                            np.ascontiguousarray(pixels), np.ascontiguousarray(selection))
+        await client.submit(job_id, request.mode, request.document, request.region, params,
+                            None if request.image is None else np.ascontiguousarray(request.image),
+                            None if request.mask is None else np.ascontiguousarray(request.mask))
         outcome = await client.follow(job_id, on_event)
     summary: dict[str, Any] = {"job_id": job_id, "state": outcome.state}
     if outcome.done is None:
         if outcome.error is not None:
             summary |= {"code": outcome.error.code, "message": outcome.error.message}
         return summary
-    base = ws_url.replace("ws://", "http://", 1).removesuffix("/v1/ws")
+    base = ws_url.replace("ws://", "http://", 1).removesuffix(WEBSOCKET_PATH)
     out.parent.mkdir(parents=True, exist_ok=True)
     variants = [variant_path(out, i) for i in range(len(outcome.done.downloads.variants))]
     async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as http:

@@ -7,13 +7,15 @@ them a WorkItem at working size and the composer takes their images back.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from underpaint.jobs.spec import Mode, Params
+from underpaint.core import RETRYABLE, ErrorCode, Mode, Params
+from underpaint.core.capabilities import EngineCapabilities
 
 
 class JobCancelled(Exception):
@@ -21,13 +23,16 @@ class JobCancelled(Exception):
 
 
 class EngineError(Exception):
-    """An engine could not do the work; `code` is a stable protocol error code."""
+    """An engine could not do the work: a stable error code and a sentence for people."""
 
-    def __init__(self, code: str, message: str, retryable: bool = False) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.retryable = retryable
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE
 
 
 class CancelToken:
@@ -52,25 +57,6 @@ class ProgressSink(Protocol):
     def __call__(self, variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None: ...
 
 
-@dataclass(frozen=True)
-class EngineCapabilities:
-    """What an engine can do, reported in the handshake and used by the planner.
-
-    Working sizes are kept within [native_min, native_max] on the long side,
-    in multiples of `multiple`, and below `max_pixels` in area.
-    """
-
-    name: str
-    modes: frozenset[Mode]
-    uses_prompt: bool
-    native_min: int
-    native_max: int
-    multiple: int
-    max_pixels: int
-    models: tuple[str, ...] = field(default_factory=tuple)
-    description: str = ""
-
-
 @dataclass(frozen=True, eq=False)
 class WorkItem:
     """One job's work at working size.
@@ -89,28 +75,50 @@ class WorkItem:
 
 
 class Engine(Protocol):
+    """All an engine offers. Engines that load models answer per model; `model` None means the
+    engine's default model (engines without models ignore it)."""
+
     @property
-    def capabilities(self) -> EngineCapabilities: ...
+    def capabilities(self) -> EngineCapabilities:
+        """Capabilities for jobs that name no model."""
+        ...
+
+    def capabilities_for(self, model: str | None) -> EngineCapabilities:
+        """Capabilities for jobs naming `model`: its native sizes, the modes it can do."""
+        ...
+
+    def model_identity(self, model: str | None) -> tuple[str, str | None] | None:
+        """(name, content sha256) of the model a job naming `model` runs on, for its recipe;
+        None for engines without models."""
+        ...
+
+    def preload(self) -> None:
+        """Make the first job fast (load the default model in the background); may do nothing."""
+        ...
 
     def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
         """Yield one RGB8 (height, width, 3) image per seed, in seed order, as each is ready."""
         ...
 
 
-def capabilities_for(engine: Engine, model: str | None) -> EngineCapabilities:
-    """`engine`'s capabilities for jobs naming `model`: engines that load models (diffusers) report that
-    model's native sizes through an optional `capabilities_for(model)` method; others have one set."""
-    method = getattr(engine, "capabilities_for", None)
-    return method(model) if callable(method) else engine.capabilities
+class ModellessEngine(ABC):
+    """The per-model half of `Engine` for engines that load no models: one set of
+    capabilities whatever the job names, no model identity, nothing to preload."""
 
+    @property
+    @abstractmethod
+    def capabilities(self) -> EngineCapabilities: ...
 
-def model_identity(engine: Engine, model: str | None) -> tuple[str, str | None] | None:
-    """(name, content sha256) of the model a job naming `model` runs on, for its recipe.
+    @abstractmethod
+    def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]: ...
 
-    Engines that load models answer through an optional `model_identity(model)` method (resolving
-    the default model when `model` is None); for others this is `model` itself, unhashed, or None.
-    """
-    method = getattr(engine, "model_identity", None)
-    if callable(method):
-        return method(model)  # type: ignore[no-any-return]
-    return (model, None) if model else None
+    def capabilities_for(self, model: str | None) -> EngineCapabilities:
+        del model
+        return self.capabilities
+
+    def model_identity(self, model: str | None) -> tuple[str, str | None] | None:
+        del model
+        return None
+
+    def preload(self) -> None:
+        return None

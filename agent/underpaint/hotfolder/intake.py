@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,11 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from underpaint.engines.base import Engine, capabilities_for
+from underpaint.core import JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.imaging.canvas import request_geometry
 from underpaint.imaging.codec import to_array
-from underpaint.jobs.intake import check_mode, resolve_engine, spec_from_arrays
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
-from underpaint.results.recipe import ModelRef
-from underpaint.wire.errors import ProtocolError
+from underpaint.jobs.intake import Intake, JobRequest
+from underpaint.results.recipe import ModelRef, pixels_sha256
 
 from .layout import READY_MARKER, classify, is_ignored
 
@@ -58,12 +56,6 @@ class Sidecar(BaseModel):
     region: dict[str, Any] | None = None
     image_sha256: str | None = None
     mask_sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_pixels: int
-    max_variants: int
 
 
 @dataclass(frozen=True)
@@ -116,38 +108,30 @@ def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> Job
     return JobFiles(found["image"][0], mask, recipe, base, original_base)
 
 
-def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Path,
-              engines: Mapping[str, Engine], default_engine: str, limits: Limits) -> BuiltJob:
-    """The JobSpec for one claimed job, or HotFolderError / ProtocolError saying why not."""
+def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Path, intake: Intake) -> BuiltJob:
+    """The JobSpec for one claimed job, or HotFolderError saying why not.
+
+    A recipe whose image hash matches the dropped image is a replay: its document and region
+    (the request's, before any Expand) are honoured so the result comes out pixel for pixel.
+    """
     sidecars = [s for s in (_read_sidecar(defaults, "defaults.json") if defaults.is_file() else None,
                             _read_sidecar(files.recipe, files.recipe.name) if files.recipe else None) if s]
     mode = next((s.mode for s in reversed(sidecars) if s.mode), None)
     params = _params(sidecars)
     try:
-        engine_name = resolve_engine(params, engines, default_engine)
-    except ProtocolError as exc:
+        engine_name, _ = intake.resolve(params, job_id)
+    except RequestError as exc:
         raise HotFolderError(exc.code, exc.message) from None
-    caps = capabilities_for(engines[engine_name], params.model)
-    if params.model is not None and params.model not in caps.models:
-        known = ", ".join(caps.models) or "none"
-        raise HotFolderError("unknown_model", f"The {engine_name} engine has no model '{params.model}' "
-                             f"(it has: {known}).")
-    if params.variants > limits.max_variants:
-        raise HotFolderError("invalid_recipe", f"At most {limits.max_variants} variants per job.")
     mask_path = files.mask
     recipe_mask = files.recipe and next((s.mask for s in reversed(sidecars) if s.mask), None)
     if recipe_mask:
         mask_path = _inside(files, root, recipe_mask)
     assert files.image is not None
-    image, notes = _load(files.image, root, 4, limits.max_pixels)
+    image, notes = _load(files.image, root, 4, intake.max_pixels)
     mask = None
     if mask_path is not None:
-        mask, mask_notes = _load(mask_path, root, 1, limits.max_pixels)
+        mask, mask_notes = _load(mask_path, root, 1, intake.max_pixels)
         notes += mask_notes
-        if mask.shape != image.shape[:2]:
-            raise HotFolderError("size_mismatch", f"The mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]} "
-                                 f"but the image {files.image.name} is {image.shape[1]}x{image.shape[0]}; "
-                                 "they must match.")
     if mode is None:
         if mask is None:
             raise HotFolderError("mask_required", f"{files.image.name} has no mask: the {engine_name} engine "
@@ -155,19 +139,37 @@ def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Pat
                                  "or give a recipe with a mode that needs none.")
         mode = Mode.FILL
     height, width = image.shape[:2]
-    region = Rect(x=0, y=0, width=width, height=height)
+    document, region = _geometry(sidecars[-1] if files.recipe else None, image, mode, params)
     params = params.model_copy(update={"engine": engine_name})
     request = {"hot_folder": str(root), "name": name, "mode": str(mode), "params": params.model_dump(mode="json"),
                "image": files.image.name, "mask": mask_path.name if mask_path else None, "width": width,
-               "height": height}
+               "height": height, "document": document.model_dump(), "region": region.model_dump()}
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    size = Size(width=width, height=height)
+    job = JobRequest(job_id, mode, params, document, region, size,
+                     None if mask is None else Size(width=mask.shape[1], height=mask.shape[0]))
     try:
-        check_mode(mode, caps, job_id)
-        spec = spec_from_arrays(job_id, mode, params, Size(width=width, height=height), region, image, mask,
-                                "hotfolder", "hotfolder", notes)
-    except ProtocolError as exc:
+        spec = intake.spec(job, image, mask, "hotfolder", "hotfolder", notes)
+    except RequestError as exc:
         raise HotFolderError(exc.code, exc.message) from None
     return BuiltJob(spec, engine_name, request, digest)
+
+
+def _geometry(recipe: Sidecar | None, image: np.ndarray, mode: Mode, params: Params) -> tuple[Size, Rect]:
+    """The recipe's request geometry when `image` is the very image it was made from, else the image itself."""
+    height, width = image.shape[:2]
+    whole = Size(width=width, height=height), Rect(x=0, y=0, width=width, height=height)
+    if recipe is None or recipe.image_sha256 is None or recipe.document is None or recipe.region is None:
+        return whole
+    if pixels_sha256(image) != recipe.image_sha256:
+        return whole
+    try:
+        document, region = Size.model_validate(recipe.document), Rect.model_validate(recipe.region)
+    except ValidationError as exc:
+        raise HotFolderError("invalid_recipe", f"The recipe's geometry is invalid: {_first_problem(exc)}.") from None
+    if mode is Mode.EXPAND and params.expand is not None:
+        document, region = request_geometry(document, region, params.expand)
+    return document, region
 
 
 def _read_sidecar(path: Path, label: str) -> Sidecar:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 LOCK_NAME = ".underpaint.lock"
 
@@ -13,29 +14,19 @@ class FolderBusy(Exception):
 
 
 class FolderLock:
-    """An advisory lock on DIR/.underpaint.lock, released by the OS even when the agent is killed."""
+    """An OS lock on DIR/.underpaint.lock (flock on POSIX, LockFileEx on Windows, through filelock),
+    released by the OS even when the agent is killed."""
 
     def __init__(self, root: Path) -> None:
         self.path = root / LOCK_NAME
-        self._fd: int | None = None
+        # Not a singleton: a second FolderLock on the same folder, even in this process, is a second agent.
+        self._lock = FileLock(self.path, timeout=0, is_singleton=False, thread_local=False)
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks here; one agent per folder is then the user's job
-            self._fd = fd
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+            self._lock.acquire()
+        except Timeout:
             raise FolderBusy(f"Another Underpaint agent is already watching {self.path.parent}.") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._lock.release(force=True)

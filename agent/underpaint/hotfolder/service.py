@@ -27,12 +27,12 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from underpaint.config import Settings
+from underpaint.core import ErrorCode, RequestError
 from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
-from underpaint.wire.errors import ErrorCode, ProtocolError
 from underpaint.wire.messages import Cancelled, Done, Error, Progress
 
-from .intake import BuiltJob, HotFolderError, Limits, build_job, find_files
+from .intake import BuiltJob, HotFolderError, build_job, find_files
 from .journal import Journal, JournalRow
 from .layout import Group, Layout, Tracker, classify
 from .lock import FolderLock
@@ -201,7 +201,7 @@ class HotFolder:
             return True
         try:
             self.manager.submit(built.spec, built.engine, OWNER, built.digest, built.request)
-        except ProtocolError as exc:
+        except RequestError as exc:
             if exc.code == ErrorCode.QUEUE_FULL:
                 self._pending.appendleft(job_id)
                 return False
@@ -225,9 +225,7 @@ class HotFolder:
         members = sorted(p.name for p in job_dir.iterdir())
         kind = "folder" if len(members) == 1 and (job_dir / members[0]).is_dir() else "files"
         files = find_files(job_dir, members, kind, self.layout.inbox)
-        limits = Limits(self.settings.max_pixels, self.settings.max_variants)
-        return build_job(agent_id, row.name, files, self.layout.root, self.layout.defaults, self.manager.engines,
-                         self.settings.engine, limits)
+        return build_job(agent_id, row.name, files, self.layout.root, self.layout.defaults, self.manager.intake)
 
     def _on_event(self, job_id: str, agent_id: str, event: Event) -> None:
         if self._stopping:

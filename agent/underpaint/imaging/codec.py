@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.core import ErrorCode, RequestError
 
 CHANNELS = {"rgba8": 4, "gray8": 1}
 
@@ -22,9 +22,9 @@ def decode_pixels(
         return _decode_png(data, width, height, channels)
     expected = width * height * CHANNELS[fmt]
     if CHANNELS[fmt] != channels:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Format {fmt} cannot carry a {channels}-channel image.")
+        raise RequestError(ErrorCode.INVALID_MESSAGE, f"Format {fmt} cannot carry a {channels}-channel image.")
     if len(data) != expected:
-        raise ProtocolError(
+        raise RequestError(
             ErrorCode.UPLOAD_SIZE_MISMATCH,
             f"{fmt} at {width}x{height} needs {expected} bytes, got {len(data)}.",
         )
@@ -41,9 +41,9 @@ def _decode_png(data: bytes | bytearray, width: int, height: int, channels: int)
             notes = depth_notes(image)
             image.load()
     except Exception as exc:
-        raise ProtocolError(ErrorCode.BAD_IMAGE, f"The PNG could not be decoded: {exc}.") from exc
+        raise RequestError(ErrorCode.BAD_IMAGE, f"The PNG could not be decoded: {exc}.") from exc
     if image.size != (width, height):
-        raise ProtocolError(
+        raise RequestError(
             ErrorCode.SIZE_MISMATCH,
             f"The PNG is {image.width}x{image.height} but was announced as {width}x{height}.",
         )

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from underpaint.core import JobSpec, Rect, Size
 from underpaint.imaging.planner import Plan
-from underpaint.jobs.spec import JobSpec, Rect, Size
 from underpaint.results.layered import VariantLayer
 
 RING_RATIO, RING_MIN = 0.06, 4

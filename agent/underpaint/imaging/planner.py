@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from underpaint.engines.base import EngineCapabilities
-from underpaint.jobs.spec import JobSpec, Mode, Params, Rect, Size
-from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.core.capabilities import EngineCapabilities
 
 CONTEXT_PAD_RATIO = 0.4
 """Padding on each side of the selection, as a fraction of its long side: enough
@@ -73,7 +72,7 @@ def plan_context(document: Size, selection: Rect, caps: EngineCapabilities, para
     canvas = Rect(x=0, y=0, width=document.width, height=document.height)
     selection = selection.intersect(canvas)
     if selection.area == 0:
-        raise ProtocolError(ErrorCode.EMPTY_MASK, "The selection lies outside the document.")
+        raise RequestError(ErrorCode.EMPTY_MASK, "The selection lies outside the document.")
     grow, feather = grow_feather(selection, params)
     pad = _clamp(round(max(selection.width, selection.height) * CONTEXT_PAD_RATIO), MIN_PAD, MAX_PAD) + grow + feather
     x, width = _span(selection.x, selection.width, pad, caps.native_min, document.width)
@@ -128,7 +127,7 @@ def mask_bounds(mask: np.ndarray) -> Rect:
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
-        raise ProtocolError(ErrorCode.EMPTY_MASK, "The mask selects no pixels.")
+        raise RequestError(ErrorCode.EMPTY_MASK, "The mask selects no pixels.")
     return Rect(
         x=int(cols[0]),
         y=int(rows[0]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -18,17 +17,17 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from underpaint.engines.base import CancelToken, Engine, EngineError, JobCancelled
+from underpaint.core import RETRYABLE, ErrorCode, JobSpec, RequestError
+from underpaint.engines.base import CancelToken, EngineError, JobCancelled
 from underpaint.imaging.codec import encode_png, raw_bytes
 from underpaint.jobs.events import Event, EventLog, Subscriber
 from underpaint.jobs.history import HistoryStore
+from underpaint.jobs.intake import Intake
 from underpaint.jobs.pipeline import run_pipeline
 from underpaint.jobs.queue import FairQueue, QueueFull
-from underpaint.jobs.spec import JobSpec
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import ResultStore, SavedResult
-from underpaint.wire.errors import ErrorCode, ProtocolError
 from underpaint.wire.frames import chunk_frames
 from underpaint.wire.messages import (
     Accepted,
@@ -89,13 +88,14 @@ def downloads(job_id: str, variants: int) -> Downloads:
 class JobManager:
     def __init__(
         self,
-        engines: Mapping[str, Engine],
+        intake: Intake,
         store: ResultStore,
         history: HistoryStore,
         queue_size: int,
         chunk_bytes: int,
     ) -> None:
-        self.engines = engines
+        self.intake = intake
+        self.engines = intake.engines
         self.store = store
         self.history = history
         self.chunk_bytes = chunk_bytes
@@ -130,12 +130,12 @@ class JobManager:
                result_format: ResultFormat = "raw", previews: bool = False) -> Job:
         """Queue a new job; callers check `find` first so an existing id is never resubmitted."""
         if spec.job_id in self.jobs or self.history.get(spec.job_id) is not None:
-            raise ProtocolError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
+            raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
         job = Job(spec, engine, owner, digest, result_format, previews)
         try:
             self.queue.put(owner, job.job_id, job)
         except QueueFull:
-            raise ProtocolError(
+            raise RequestError(
                 ErrorCode.QUEUE_FULL,
                 f"The queue is full ({self.queue.max_size} jobs waiting); try again when some have finished.",
                 spec.job_id,
@@ -162,7 +162,7 @@ class JobManager:
             return
         row = self.history.get(job_id)
         if row is None:
-            raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
+            raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         # Events of an earlier run are gone; the final message always goes out, numbered
         # after whatever the client saw (a killed agent never recorded its last seq).
         seq = max(row["last_seq"], after_seq + 1)
@@ -177,7 +177,7 @@ class JobManager:
         job = self.jobs.get(job_id)
         if job is None:
             if self.history.get(job_id) is None:
-                raise ProtocolError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
+                raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
             return
         if job.state == "queued" and self.queue.remove(job_id) is not None:
             self._end(job, "cancelled", lambda seq: Cancelled(job_id=job_id, seq=seq))
@@ -233,10 +233,10 @@ class JobManager:
             )
         except JobCancelled:
             self._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
-        except ProtocolError as exc:
+        except RequestError as exc:
             self._fail(job, exc.code, exc.message)
         except EngineError as exc:
-            self._fail(job, known_code(exc.code, ErrorCode.ENGINE_FAILED), exc.message)
+            self._fail(job, exc.code, exc.message)
         except MemoryError:
             self._fail(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
         else:
@@ -282,9 +282,9 @@ class JobManager:
         job.files_ready.set()
 
     def _fail(self, job: Job, code: ErrorCode, message: str) -> None:
-        error = ProtocolError(code, message, job.job_id)
+        retry = code in RETRYABLE
         self._end(job, "error", lambda seq: Error(job_id=job.job_id, seq=seq, code=code, message=message,
-                                                  retryable=error.retryable),
+                                                  retryable=retry),
                   error=(code, message))
 
     def _end(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
@@ -312,7 +312,7 @@ class JobManager:
             return Cancelled(job_id=job_id, seq=seq)
         code = known_code(row["error_code"], ErrorCode.INTERNAL)
         return Error(job_id=job_id, seq=seq, code=code, message=row["error_message"] or "",
-                     retryable=ProtocolError(code, "").retryable)
+                     retryable=code in RETRYABLE)
 
     # encoding, on the engine thread
 

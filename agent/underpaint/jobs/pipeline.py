@@ -6,28 +6,26 @@ none has generation logic of its own.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 
+from underpaint.core import ErrorCode, JobSpec, Mode, RequestError
+from underpaint.core.capabilities import EngineCapabilities
 from underpaint.engines.base import (
     CancelToken,
     Engine,
-    EngineCapabilities,
     EngineError,
     ProgressSink,
     WorkItem,
-    capabilities_for,
-    model_identity,
 )
 from underpaint.imaging.canvas import check_expand, expand_canvas
 from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.planner import plan_job
 from underpaint.jobs.intake import check_mode, check_region
-from underpaint.jobs.spec import JobSpec, Mode
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
-from underpaint.wire.errors import ErrorCode, ProtocolError
 
 
 def run_pipeline(
@@ -39,15 +37,20 @@ def run_pipeline(
 ) -> LayeredResult:
     """Run `spec` on `engine`; each layer goes to `on_layer` as soon as its variant is ready.
 
-    Raises ProtocolError for input the job cannot run on, EngineError when the
+    Raises RequestError for input the job cannot run on, EngineError when the
     engine misbehaves, JobCancelled when `cancel` is set.
     """
-    caps = capabilities_for(engine, spec.params.model)
-    validate(spec, caps)
+    caps = engine.capabilities_for(spec.params.model)
+    check_mode(spec.mode, caps, spec.job_id)
+    check_region(spec.region, spec.document, spec.job_id)
+    validate(spec)
     request = spec
     if spec.mode is Mode.EXPAND:
         # From here on an expand is a fill of the new strips on the grown canvas.
         spec = expand_canvas(spec)
+    elif spec.mode is Mode.REFINE and spec.mask is None and spec.image is not None:
+        # Refine without a selection refines the whole region.
+        spec = dataclasses.replace(spec, mask=np.full(spec.image.shape[:2], 255, np.uint8))
     plan = plan_job(spec, caps)
     prepared = prepare(spec, plan)
     seeds = spec.params.seeds()
@@ -87,6 +90,7 @@ def run_pipeline(
     return LayeredResult(
         group_name=group,
         source=spec.image,
+        selection=spec.mask if spec.mode is not Mode.GENERATE else None,
         layers=layers,
         recipe=Recipe(
             engine=caps.name,
@@ -105,26 +109,26 @@ def run_pipeline(
     )
 
 
-def validate(spec: JobSpec, caps: EngineCapabilities) -> None:
-    """Refuse, with a stable code, any job the planner and engine cannot run."""
-    check_mode(spec.mode, caps, spec.job_id)
-    check_region(spec.region, spec.document, spec.job_id)
+def validate(spec: JobSpec) -> None:
+    """The pixels the planner relies on (front doors check requests through jobs.intake first)."""
     region = spec.region
     if spec.mode is Mode.GENERATE:
         return
     if spec.image is None or spec.image.dtype != np.uint8:
-        raise ProtocolError(ErrorCode.BAD_IMAGE, f"A {spec.mode} job needs the image as RGBA8.", spec.job_id)
+        raise RequestError(ErrorCode.BAD_IMAGE, f"A {spec.mode} job needs the image as RGBA8.", spec.job_id)
     expected = (region.height, region.width)
     if spec.mode is Mode.EXPAND:
         # The new strips are the selection; a mask, when sent, adds to them.
         check_expand(spec.document, region, spec.params.expand, spec.job_id)
         mask_shape = expected if spec.mask is None else spec.mask.shape
+    elif spec.mode is Mode.REFINE and spec.mask is None:
+        mask_shape = expected  # no selection: the whole region is refined
     elif spec.mask is None or not spec.mask.any():
-        raise ProtocolError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
+        raise RequestError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
     else:
         mask_shape = spec.mask.shape
     if spec.image.shape != (*expected, 4) or mask_shape != expected:
-        raise ProtocolError(
+        raise RequestError(
             ErrorCode.SIZE_MISMATCH,
             f"Image {spec.image.shape} and mask {mask_shape} must cover the region {expected}.",
             spec.job_id,
@@ -148,5 +152,5 @@ def _warnings(spec: JobSpec, caps: EngineCapabilities) -> list[str]:
 
 
 def _model_ref(engine: Engine, model: str | None) -> ModelRef | None:
-    identity = model_identity(engine, model)
+    identity = engine.model_identity(model)
     return ModelRef(name=identity[0], sha256=identity[1]) if identity else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from underpaint.jobs.spec import Rect
+from underpaint.core import Rect
 from underpaint.results.recipe import Recipe
 
 
@@ -30,14 +30,19 @@ class VariantLayer:
 class LayeredResult:
     """A group named after the brief, one layer per variant, over the source.
 
-    `source` is the RGBA8 image the client sent (covering `recipe.region`);
-    None for Generate jobs, which have no source pixels.
+    `source` is the RGBA8 image under the variants (covering `recipe.region`:
+    for Expand the grown canvas, the new strips transparent); None for Generate
+    jobs, which have no source pixels. `selection` is the Gray8 selection the
+    job filled at the same size, before grow and feather (for Expand the new
+    strips plus any mask sent); None for Generate. Both travel in the result
+    files so a replay needs no other file.
     """
 
     group_name: str
     source: np.ndarray | None
     layers: list[VariantLayer]
     recipe: Recipe
+    selection: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -3,22 +3,34 @@
 Flattening is defined here once and reused by the PSD writer for its merged
 composite, so a PNG of variant i and the PSD with variant i visible show the
 same pixels.
+
+A variant PNG also carries what a replay needs beside its recipe, in two private
+chunks before the pixels (unsafe-to-copy, so an editor that changes the image
+drops them): the selection, and the source as its XOR with the variant, which is
+zero wherever the variant kept the source and so costs little more than the
+filled area. Both are zlib-compressed Gray8/RGBA8 bytes at the PNG's size.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+import struct
+import zlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageFile, PngImagePlugin
 
 from underpaint.imaging.blend import blend_masked
+from underpaint.imaging.codec import raw_bytes
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import RECIPE_KEY, Recipe
 
 WHITE = (255, 255, 255, 255)
+SELECTION_CHUNK = b"upSL"
+SOURCE_CHUNK = b"upSR"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def base_image(result: LayeredResult) -> np.ndarray:
@@ -78,13 +90,26 @@ def flatten_visible(result: LayeredResult) -> np.ndarray:
     return composite_layers(result, [layer for layer in reversed(result.layers) if layer.visible])
 
 
-def encode_png(rgba: np.ndarray, recipe: Recipe | None) -> bytes:
+def variant_png(result: LayeredResult, index: int) -> bytes:
+    """Variant `index` flattened, as a PNG with the recipe, the selection and the source."""
+    flat = flatten_variant(result, index)
+    chunks: dict[bytes, bytes] = {}
+    if result.selection is not None:
+        chunks[SELECTION_CHUNK] = zlib.compress(raw_bytes(result.selection), 1)
+    if result.source is not None:
+        chunks[SOURCE_CHUNK] = zlib.compress(np.bitwise_xor(flat, result.source).data, 1)
+    return encode_png(flat, result.recipe, chunks)
+
+
+def encode_png(rgba: np.ndarray, recipe: Recipe | None, chunks: Mapping[bytes, bytes] | None = None) -> bytes:
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"expected an RGBA8 (H, W, 4) array, got {rgba.dtype} {rgba.shape}")
     info = PngImagePlugin.PngInfo()
     if recipe is not None:
         # iTXt because recipes hold prompts, which are UTF-8; tEXt is Latin-1.
         info.add_itxt(RECIPE_KEY, recipe.to_json())
+    for name, data in (chunks or {}).items():
+        info.add(name, data)
     out = io.BytesIO()
     # Level 1: results are encoded while the client waits; size matters less.
     Image.fromarray(rgba, "RGBA").save(out, format="PNG", pnginfo=info, compress_level=1)
@@ -104,3 +129,52 @@ def read_png_recipe(data_or_path: bytes | Path) -> Recipe:
     if text is None:
         raise ValueError(f"PNG has no {RECIPE_KEY!r} text chunk; it was not written by Underpaint")
     return Recipe.from_json(str(text))
+
+
+def read_png_replay(path: Path) -> tuple[Recipe, np.ndarray | None, np.ndarray | None]:
+    """What a replay needs from a variant PNG: the recipe, the source (RGBA8) and the selection
+    (Gray8), each None when the file does not carry it."""
+    recipe = read_png_recipe(path)
+    with Image.open(path) as image:
+        width, height = image.size
+        pixels = np.asarray(image.convert("RGBA")) if image.mode != "RGBA" else np.asarray(image)
+    chunks = read_private_chunks(path, {SELECTION_CHUNK, SOURCE_CHUNK})
+    selection = source = None
+    if SELECTION_CHUNK in chunks:
+        selection = _inflate(chunks[SELECTION_CHUNK], width * height, path).reshape(height, width)
+    if SOURCE_CHUNK in chunks:
+        source = np.bitwise_xor(pixels, _inflate(chunks[SOURCE_CHUNK], width * height * 4, path).reshape(
+            height, width, 4))
+    return recipe, source, selection
+
+
+def read_private_chunks(path: Path, wanted: set[bytes]) -> dict[bytes, bytes]:
+    """The chunks named `wanted` that come before the pixels, read with Pillow's chunk reader."""
+    found: dict[bytes, bytes] = {}
+    with path.open("rb") as file:
+        if file.read(8) != _PNG_MAGIC:
+            raise ValueError(f"{path} is not a PNG file")
+        stream = PngImagePlugin.ChunkStream(file)
+        try:
+            while True:
+                name, _, length = stream.read()
+                if name in (b"IDAT", b"IEND"):
+                    return found
+                data = ImageFile._safe_read(file, length)
+                stream.crc(name, data)
+                if name in wanted:
+                    found[name] = data
+        except (SyntaxError, OSError, struct.error) as error:
+            raise ValueError(f"{path}: broken PNG chunk ({error})") from None
+
+
+def _inflate(data: bytes, size: int, path: Path) -> np.ndarray:
+    # Bounded, so a forged chunk cannot make the agent inflate gigabytes.
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, size + 1)
+    except zlib.error as error:
+        raise ValueError(f"{path}: an Underpaint chunk is corrupt ({error})") from None
+    if len(raw) != size:
+        raise ValueError(f"{path}: an Underpaint chunk does not match the image's size")
+    return np.frombuffer(raw, np.uint8)

@@ -6,7 +6,10 @@ Layout, bottom to top, as Photoshop shows it:
         variant n ... 2   hidden unless marked visible
         variant 1         on top and visible, as a Generative Fill's current variation
 Every variant carries its selection as a user layer mask. The merged image
-section holds `flatten_visible(result)` so composite-only readers agree.
+section holds `flatten_visible(result)` so composite-only readers agree, and
+after it the job's selection as a saved alpha channel named SELECTION_CHANNEL,
+the way Photoshop saves a selection: it shows in the Channels panel, and with
+the recipe and the Background it is all a replay needs.
 
 The recipe lives in the XMP packet (image resource 1060) as the simple
 property `underpaint:recipe` in the namespace `XMP_NAMESPACE`; Photoshop keeps
@@ -15,26 +18,38 @@ XMP properties it does not know when it re-saves a document.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
 import numpy as np
+from defusedxml import DefusedXmlException, ElementTree
 from PIL import Image
 from psd_tools import PSDImage
 from psd_tools.constants import Compression, Resource
 from psd_tools.psd.image_data import ImageData
-from psd_tools.psd.image_resources import ImageResource
+from psd_tools.psd.image_resources import (
+    AlphaChannel,
+    AlphaIdentifiers,
+    AlphaNamesPascal,
+    AlphaNamesUnicode,
+    DisplayInfo,
+    ImageResource,
+)
 
 from underpaint.results.layered import LayeredResult
 from underpaint.results.png import base_image, flatten_visible
 from underpaint.results.recipe import RECIPE_KEY, Recipe
 
 XMP_NAMESPACE = "https://underpaint.dev/ns/recipe/1.0/"
+SELECTION_CHANNEL = "Underpaint selection"
+_SELECTION_ID = 1  # Alpha identifier 0 means the composite's transparency to readers.
+# Shown as Photoshop shows a new saved selection: a red overlay at 50% over the masked areas.
+_SELECTION_DISPLAY = AlphaChannel(color_space=0, c1=65535, c2=0, c3=0, c4=0, opacity=50, mode=0)
 _PREFIX, _LOCAL = RECIPE_KEY.split(":")
 _MAX_NAME = 255  # PSD layer names are Pascal strings / luni blocks capped at 255.
 
@@ -79,13 +94,54 @@ def write_psd(result: LayeredResult, path: Path) -> None:
     # Our own composite rather than psd-tools' (save() would re-render it): it
     # must be bit-identical to the source outside the mask, as the PNGs are.
     planes = [np.ascontiguousarray(composite[..., c]).tobytes() for c in range(3 if opaque else 4)]
+    if result.selection is not None:
+        planes.append(_selection_plane(result.selection, region.width, region.height))
+        record.header.channels = len(planes)
+        # psd-tools' list elements are untyped generics, hence the ignores.
+        for key, value in ((Resource.ALPHA_NAMES_UNICODE, AlphaNamesUnicode([SELECTION_CHANNEL])),  # type: ignore[list-item]
+                           (Resource.ALPHA_NAMES_PASCAL, AlphaNamesPascal([SELECTION_CHANNEL])),  # type: ignore[list-item]
+                           (Resource.ALPHA_IDENTIFIERS, AlphaIdentifiers([_SELECTION_ID])),  # type: ignore[list-item]
+                           (Resource.DISPLAY_INFO, DisplayInfo(alpha_channels=[_SELECTION_DISPLAY]))):  # type: ignore[list-item]
+            buffer = io.BytesIO()
+            value.write(buffer)
+            record.image_resources[key] = ImageResource(key=key, data=buffer.getvalue())
     record.image_data = ImageData(compression=Compression.RLE)
     record.image_data.set_data(planes, record.header)
     write_atomically(path, record.write)
 
 
+def _selection_plane(selection: np.ndarray, width: int, height: int) -> bytes:
+    if selection.shape != (height, width) or selection.dtype != np.uint8:
+        raise ValueError(f"selection must be Gray8 {(height, width)}, got {selection.dtype} {selection.shape}")
+    return np.ascontiguousarray(selection).tobytes()
+
+
 def read_psd_recipe(path: Path) -> Recipe:
+    return _recipe(PSDImage.open(path), path)
+
+
+def read_psd_replay(path: Path) -> tuple[Recipe, np.ndarray, np.ndarray | None]:
+    """What a replay needs from an Underpaint PSD: the recipe, the Background (RGBA8) and the
+    saved selection (Gray8), or None when the file has no channel named SELECTION_CHANNEL."""
     psd = PSDImage.open(path)
+    recipe = _recipe(psd, path)
+    background = next((layer for layer in psd if layer.name == "Background" and not layer.is_group()), None)
+    pixels = background.topil() if background is not None else None
+    if pixels is None:
+        raise ValueError(f"{path} has no Background layer to replay on.")
+    return recipe, np.asarray(pixels.convert("RGBA")), _saved_selection(psd)
+
+
+def _saved_selection(psd: PSDImage) -> np.ndarray | None:
+    names = psd.image_resources.get_data(Resource.ALPHA_NAMES_UNICODE) or []
+    if SELECTION_CHANNEL not in names:
+        return None
+    # Named channels are the last ones, after the colour channels and any composite transparency.
+    index = psd.channels - len(names) + list(names).index(SELECTION_CHANNEL)
+    return np.asarray(psd.topil(channel=index))
+
+
+def _recipe(psd: PSDImage, path: Path) -> Recipe:
     xmp = psd.image_resources.get_data(Resource.XMP_METADATA)
     if not isinstance(xmp, bytes):
         raise ValueError(f"{path}: no XMP metadata, so no Underpaint recipe")
@@ -111,8 +167,8 @@ def _xmp_packet(recipe_json: str) -> str:
 
 def _recipe_from_xmp(xmp: bytes) -> str | None:
     try:
-        root = ET.fromstring(xmp.decode("utf-8").lstrip("\ufeff"))
-    except (UnicodeDecodeError, ET.ParseError) as error:
+        root = ElementTree.fromstring(xmp.decode("utf-8").lstrip("\ufeff"))
+    except (UnicodeDecodeError, ElementTree.ParseError, DefusedXmlException) as error:
         raise ValueError(f"unreadable XMP metadata: {error}") from error
     name = f"{{{XMP_NAMESPACE}}}{_LOCAL}"
     for description in root.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description"):

@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from underpaint.core import Mode, Params, Rect, Size
 from underpaint.imaging.codec import raw_bytes
-from underpaint.jobs.spec import Mode, Params, Rect, Size
 from underpaint.version import __version__
 
 RECIPE_KEY = "underpaint:recipe"

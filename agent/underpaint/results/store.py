@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from underpaint.results.layered import LayeredResult
-from underpaint.results.png import encode_png, flatten_variant, read_png_recipe
-from underpaint.results.psd import read_psd_recipe, write_atomically, write_psd
-from underpaint.results.recipe import Recipe
+from underpaint.results.png import variant_png
+from underpaint.results.psd import write_atomically, write_psd
 
 PSD_NAME = "result.psd"
 RECIPE_NAME = "recipe.json"
@@ -120,22 +119,8 @@ class ResultStore:
         shutil.rmtree(self.root / job_id, ignore_errors=True)
 
 
-def read_recipe(path: Path) -> Recipe:
-    """Recipe from a recipe .json, an Underpaint PNG or an Underpaint PSD, told apart by content."""
-    with path.open("rb") as file:
-        magic = file.read(8)
-    if magic.startswith(b"8BPS"):
-        return read_psd_recipe(path)
-    if magic.startswith(b"\x89PNG\r\n\x1a\n"):
-        return read_png_recipe(path)
-    try:
-        return Recipe.from_json(path.read_bytes())
-    except ValueError as error:
-        raise ValueError(f"{path}: not a recipe JSON, PNG or PSD: {error}") from error
-
-
 def _write_variant(result: LayeredResult, index: int, path: Path) -> None:
-    _write_bytes(path, encode_png(flatten_variant(result, index), result.recipe))
+    _write_bytes(path, variant_png(result, index))
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from underpaint.config import Settings
+from underpaint.core import RequestError
 from underpaint.engines.base import Engine
 from underpaint.hotfolder.service import HotFolder
-from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.manager import JobManager
-from underpaint.results.store import ResultStore
-from underpaint.server.security import WEBSOCKET_PATH, security_middleware, token_ok
+from underpaint.jobs.runtime import running_jobs
+from underpaint.server.security import security_middleware, token_ok
 from underpaint.server.session import Session
 from underpaint.version import __version__
-from underpaint.wire.errors import ProtocolError
+from underpaint.wire.messages import WEBSOCKET_PATH
 
 log = logging.getLogger(__name__)
 MANAGER = web.AppKey("manager", JobManager)
@@ -43,24 +43,16 @@ def build_app(settings: Settings, engines: Mapping[str, Engine]) -> web.Applicat
 
 def _manager_context(settings: Settings, engines: Mapping[str, Engine]):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
-        history = HistoryStore(settings.history_path)
-        store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb)
-        manager = JobManager(engines, store, history, settings.queue_size, settings.chunk_bytes)
-        await manager.start()
-        app[MANAGER] = manager
-        hot_folder = HotFolder(settings.hot_folder, manager, settings) if settings.hot_folder else None
-        if hot_folder is not None:
-            try:
+        async with running_jobs(settings, engines) as manager:
+            app[MANAGER] = manager
+            hot_folder = HotFolder(settings.hot_folder, manager, settings) if settings.hot_folder else None
+            if hot_folder is not None:
                 await hot_folder.start()
-            except Exception:
-                await manager.close()
-                history.close()
-                raise
-        yield
-        if hot_folder is not None:
-            await hot_folder.stop()
-        await manager.close()
-        history.close()
+            try:
+                yield
+            finally:
+                if hot_folder is not None:
+                    await hot_folder.stop()
 
     return context
 
@@ -120,6 +112,6 @@ async def cancel(request: web.Request) -> web.Response:
         raise web.HTTPUnsupportedMediaType(text="This route takes application/json only.")
     try:
         request.app[MANAGER].cancel(request.match_info["job_id"])
-    except ProtocolError as exc:
+    except RequestError as exc:
         return web.json_response({"error": exc.code, "message": exc.message}, status=404)
     return web.json_response({"status": "cancelling"})

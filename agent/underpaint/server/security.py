@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from underpaint.config import Settings
+from underpaint.wire.messages import WEBSOCKET_PATH
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,7 +53,6 @@ def token_ok(request: web.Request, settings: Settings) -> bool:
     return secrets.compare_digest(given.encode(), (settings.token or "").encode())
 
 
-WEBSOCKET_PATH = "/v1/ws"
 
 
 def security_middleware(settings: Settings) -> Middleware:

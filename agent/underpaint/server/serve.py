@@ -10,6 +10,7 @@ from aiohttp import web
 from underpaint.config import Settings
 from underpaint.engines.base import Engine
 from underpaint.server.app import build_app
+from underpaint.wire.messages import WEBSOCKET_PATH
 
 
 @dataclass
@@ -25,7 +26,7 @@ class RunningAgent:
 
     @property
     def ws_url(self) -> str:
-        return self.http_url.replace("http://", "ws://", 1) + "/v1/ws"
+        return self.http_url.replace("http://", "ws://", 1) + WEBSOCKET_PATH
 
     async def stop(self) -> None:
         await self.runner.cleanup()

@@ -20,16 +20,16 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from underpaint.config import Settings
-from underpaint.engines.base import capabilities_for
+from underpaint.core import ErrorCode, RequestError
 from underpaint.imaging.planner import plan_context, working_size
 from underpaint.jobs.events import Event
-from underpaint.jobs.intake import IntakeLimits, build_spec, check_request, resolve_engine
 from underpaint.jobs.manager import JobManager
 from underpaint.server.capabilities import capabilities
+from underpaint.server.uploads import check_blobs, decode_uploads, job_request
 from underpaint.version import __version__
-from underpaint.wire.errors import ErrorCode, ProtocolError
 from underpaint.wire.frames import StreamAssembler, decode_frame
 from underpaint.wire.messages import (
+    CLIENT_KINDS,
     PROTOCOL_VERSION,
     Accepted,
     AgentInfo,
@@ -75,7 +75,6 @@ class Session:
         self.settings = settings
         self.owner = f"ws-{uuid.uuid4().hex[:12]}"
         self.client_name = "unknown"
-        self.limits = IntakeLimits(settings.max_pixels, settings.max_variants)
         self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._pending: dict[str, PendingUpload] = {}
         self._forgotten: dict[str, None] = {}
@@ -123,18 +122,18 @@ class Session:
             except (ConnectionError, RuntimeError):
                 log.debug("client %s went away while sending", self.owner)
 
-    def _error(self, exc: ProtocolError) -> None:
+    def _error(self, exc: RequestError) -> None:
         self.send(Error(job_id=exc.job_id, code=exc.code, message=exc.message, retryable=exc.retryable))
 
     async def _guard(self, handler: Any) -> None:
         """Bad input becomes an error message; it never ends the connection or the agent."""
         try:
             await handler
-        except ProtocolError as exc:
+        except RequestError as exc:
             self._error(exc)
         except Exception:
             log.exception("unexpected error handling a message from %s", self.owner)
-            self._error(ProtocolError(ErrorCode.INTERNAL, "The agent hit an internal error; see its log."))
+            self._error(RequestError(ErrorCode.INTERNAL, "The agent hit an internal error; see its log."))
 
     # handshake
 
@@ -175,7 +174,7 @@ class Session:
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> bool:
         # Sent directly, not through the outbox: the close must follow the error on the wire.
-        error = ProtocolError(code, message)
+        error = RequestError(code, message)
         await self.ws.send_str(Error(code=code, message=message, retryable=error.retryable).model_dump_json())
         await self.ws.close(code=close_code, message=code.value.encode())
         return False
@@ -186,22 +185,21 @@ class Session:
         try:
             data = json.loads(text)
         except ValueError:
-            raise ProtocolError(ErrorCode.BAD_JSON, "A text frame was not valid JSON.") from None
+            raise RequestError(ErrorCode.BAD_JSON, "A text frame was not valid JSON.") from None
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "A message must be a JSON object with a string 'type'.")
-        kinds = {"hello", "plan", "submit", "cancel", "resume", "list_jobs"}
-        if data["type"] not in kinds:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{data['type']}'.")
+            raise RequestError(ErrorCode.INVALID_MESSAGE, "A message must be a JSON object with a string 'type'.")
+        if data["type"] not in CLIENT_KINDS:
+            raise RequestError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{data['type']}'.")
         try:
             message = client_message_adapter.validate_python(data)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'message'}: {e['msg']}"
                                  for e in exc.errors()[:5])
             job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"Invalid {data['type']}: {problems}.",
+            raise RequestError(ErrorCode.INVALID_MESSAGE, f"Invalid {data['type']}: {problems}.",
                                 job_id) from None
         if isinstance(message, Hello):
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "This connection has already said hello.")
+            raise RequestError(ErrorCode.INVALID_MESSAGE, "This connection has already said hello.")
         if isinstance(message, Plan):
             self._on_plan(message)
         elif isinstance(message, Submit):
@@ -214,8 +212,7 @@ class Session:
             self.send(Jobs(jobs=self.manager.recent(message.limit)))
 
     def _on_plan(self, plan: Plan) -> None:
-        engine = self.manager.engines[resolve_engine(plan.params, self.manager.engines, self.settings.engine)]
-        caps = capabilities_for(engine, plan.params.model)
+        _, caps = self.manager.intake.resolve(plan.params)
         context = plan_context(plan.document, plan.selection, caps, plan.params)
         working = working_size(context.width, context.height, caps)
         self.send(Planned(request_id=plan.request_id, context=context, working=working))
@@ -227,7 +224,7 @@ class Session:
         if known is not None:
             self._forget(streams)
             if known != digest:
-                raise ProtocolError(ErrorCode.JOB_ID_CONFLICT,
+                raise RequestError(ErrorCode.JOB_ID_CONFLICT,
                                     f"Job id '{submit.job_id}' was used for a different request.", submit.job_id)
             self.send(Accepted(job_id=submit.job_id, seq=0, queue_position=self._position(submit.job_id),
                                duplicate=True))
@@ -235,13 +232,13 @@ class Session:
             return
         if any(stream in self._pending for stream in streams):
             self._forget(streams)
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
+            raise RequestError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
         try:
-            check_request(submit, self.limits, self.manager.engines, self.settings.engine)
-        except ProtocolError:
+            engine = self.manager.intake.check(job_request(submit))
+            check_blobs(submit)
+        except RequestError:
             self._forget(streams)
             raise
-        engine = resolve_engine(submit.params, self.manager.engines, self.settings.engine)
         pending = PendingUpload(submit, engine, digest,
                                 {b.stream: StreamAssembler(b.stream, b.bytes)
                                  for b in (submit.image, submit.mask) if b is not None})
@@ -259,14 +256,14 @@ class Session:
         if pending is None:
             if chunk.stream in self._forgotten:
                 return
-            raise ProtocolError(ErrorCode.UNKNOWN_STREAM,
+            raise RequestError(ErrorCode.UNKNOWN_STREAM,
                                 f"Binary frame for stream '{chunk.stream}', which no submit announced.")
         assembler = pending.assemblers[chunk.stream]
         try:
             assembler.add(chunk)
-        except ProtocolError as exc:
+        except RequestError as exc:
             self._drop(pending)
-            raise ProtocolError(exc.code, exc.message, pending.submit.job_id) from None
+            raise RequestError(exc.code, exc.message, pending.submit.job_id) from None
         if assembler.complete:
             pending.data[chunk.stream] = assembler.data()
             del self._pending[chunk.stream]
@@ -277,10 +274,10 @@ class Session:
 
     async def _start(self, pending: PendingUpload) -> None:
         submit = pending.submit
-        spec = await asyncio.to_thread(build_spec, submit, pending.data, pending.engine, "websocket",
-                                       self.client_name)
+        image, mask, notes = await asyncio.to_thread(decode_uploads, submit, pending.data)
+        spec = self.manager.intake.spec(job_request(submit), image, mask, "websocket", self.client_name, notes)
         if self.manager.known_digest(submit.job_id) is not None:
-            raise ProtocolError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{submit.job_id}' is already taken.",
+            raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{submit.job_id}' is already taken.",
                                 submit.job_id)
         request = submit.model_dump(mode="json")
         self.manager.submit(spec, pending.engine, self.owner, pending.digest, request,
@@ -296,7 +293,7 @@ class Session:
 
     def _upload_timed_out(self, pending: PendingUpload) -> None:
         self._drop(pending)
-        self._error(ProtocolError(ErrorCode.UPLOAD_TIMEOUT,
+        self._error(RequestError(ErrorCode.UPLOAD_TIMEOUT,
                                   f"The upload did not complete within {self.settings.upload_timeout:g} s.",
                                   pending.submit.job_id))
 

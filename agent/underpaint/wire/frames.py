@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from underpaint.wire.errors import ErrorCode, ProtocolError
+from underpaint.core import ErrorCode, RequestError
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 _MAX_HEADER = 1024
@@ -42,19 +42,19 @@ def chunk_frames(stream: str, data: bytes | bytearray | memoryview, chunk_bytes:
 
 def decode_frame(frame: bytes) -> Chunk:
     if len(frame) < 4:
-        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame is shorter than its 4-byte header length.")
+        raise RequestError(ErrorCode.BAD_FRAME, "A binary frame is shorter than its 4-byte header length.")
     (size,) = struct.unpack_from(">I", frame)
     if size > _MAX_HEADER or 4 + size > len(frame):
-        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header length is out of range.")
+        raise RequestError(ErrorCode.BAD_FRAME, "A binary frame's header length is out of range.")
     try:
         header = json.loads(frame[4 : 4 + size])
         stream, index, count = header["stream"], header["index"], header["count"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header is not the protocol's JSON.") from exc
+        raise RequestError(ErrorCode.BAD_FRAME, "A binary frame's header is not the protocol's JSON.") from exc
     if not (isinstance(stream, str) and stream and _is_int(index) and _is_int(count)):
-        raise ProtocolError(ErrorCode.BAD_FRAME, "A binary frame's header has fields of the wrong type.")
+        raise RequestError(ErrorCode.BAD_FRAME, "A binary frame's header has fields of the wrong type.")
     if not 0 <= index < count:
-        raise ProtocolError(ErrorCode.BAD_FRAME, f"Chunk index {index} is outside 0..{count - 1}.")
+        raise RequestError(ErrorCode.BAD_FRAME, f"Chunk index {index} is outside 0..{count - 1}.")
     return Chunk(stream, index, count, memoryview(frame)[4 + size :])
 
 
@@ -78,18 +78,18 @@ class StreamAssembler:
 
     def add(self, chunk: Chunk) -> None:
         if chunk.stream != self.stream:
-            raise ProtocolError(ErrorCode.UNKNOWN_STREAM, f"Chunk of '{chunk.stream}' given to '{self.stream}'.")
+            raise RequestError(ErrorCode.UNKNOWN_STREAM, f"Chunk of '{chunk.stream}' given to '{self.stream}'.")
         if self._count is not None and chunk.count != self._count:
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"Stream '{self.stream}' changed its chunk count mid-stream.")
+            raise RequestError(ErrorCode.BAD_FRAME, f"Stream '{self.stream}' changed its chunk count mid-stream.")
         self._count = chunk.count
         if chunk.index != self._next_index:
-            raise ProtocolError(
+            raise RequestError(
                 ErrorCode.CHUNK_OUT_OF_ORDER,
                 f"Stream '{self.stream}' expected chunk {self._next_index} but got {chunk.index}.",
             )
         end = self._filled + len(chunk.payload)
         if end > self.expected_bytes:
-            raise ProtocolError(
+            raise RequestError(
                 ErrorCode.UPLOAD_SIZE_MISMATCH,
                 f"Stream '{self.stream}' sent more than the {self.expected_bytes} bytes it announced.",
             )
@@ -98,7 +98,7 @@ class StreamAssembler:
         self._next_index += 1
         if self._next_index == chunk.count:
             if self._filled != self.expected_bytes:
-                raise ProtocolError(
+                raise RequestError(
                     ErrorCode.UPLOAD_SIZE_MISMATCH,
                     f"Stream '{self.stream}' ended after {self._filled} bytes; "
                     f"{self.expected_bytes} were announced.",

@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from underpaint.jobs.spec import Mode, Params, Rect, Size
+from underpaint.core import ErrorCode, Mode, Params, Rect, Size
 from underpaint.results.recipe import Recipe
-from underpaint.wire.errors import ErrorCode
 
 PROTOCOL_VERSION = "1.0"
+WEBSOCKET_PATH = "/v1/ws"
 JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 StreamId = Annotated[str, Field(min_length=1, max_length=128)]
 Seq = Annotated[int, Field(ge=1, description="Per-job event sequence number, from 1 up by 1.")]
@@ -247,6 +247,7 @@ AgentMessage = Annotated[
 JobEvent = Accepted | Progress | Preview | Result | Done | Error | Cancelled
 
 CLIENT_MESSAGES: tuple[type[_Message], ...] = (Hello, Plan, Submit, Cancel, Resume, ListJobs)
+CLIENT_KINDS = frozenset(message.model_fields["type"].default for message in CLIENT_MESSAGES)
 AGENT_MESSAGES: tuple[type[_Message], ...] = (
     Welcome,
     Planned,

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from underpaint.engines.base import CancelToken, EngineCapabilities, EngineError, ProgressSink, WorkItem
+from underpaint.core import ErrorCode, Mode
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, EngineError, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic.rough import no_surroundings, rough_fill
 from underpaint.engines.classic.synthesis import iterations, level_shapes, pyramid, synthesize
-from underpaint.jobs.spec import Mode
-from underpaint.wire.errors import ErrorCode
 
 CAPABILITIES = EngineCapabilities(
     name="classic",
@@ -47,7 +47,7 @@ def steps_for(work: WorkItem) -> int:
     return 2 + sum(iterations(level) for level in range(len(level_shapes(*hole.shape))))
 
 
-class ClassicEngine:
+class ClassicEngine(ModellessEngine):
     """Exemplar-based fill, object removal and canvas expansion on the CPU."""
 
     @property

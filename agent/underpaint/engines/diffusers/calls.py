@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from underpaint.core import Mode
 from underpaint.engines.base import WorkItem
 from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind, configure_vae
 from underpaint.engines.diffusers.schedulers import make_scheduler
-from underpaint.jobs.spec import Mode
 
 StepHook = Callable[[int, int, torch.Tensor], None]
 """(step done, steps in this call, latents) after each denoising step; may raise to stop."""

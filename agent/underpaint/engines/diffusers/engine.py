@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from underpaint.engines.base import CancelToken, EngineCapabilities, EngineError, JobCancelled, ProgressSink, WorkItem
+from underpaint.core import ErrorCode, Mode
+from underpaint.core.capabilities import EngineCapabilities
+from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
 from underpaint.engines.diffusers.cache import ModelCache
 from underpaint.engines.diffusers.calls import run_one
 from underpaint.engines.diffusers.checkpoint import ModelFileError
@@ -23,8 +25,6 @@ from underpaint.engines.diffusers.loader import LoadOptions
 from underpaint.engines.diffusers.previews import latents_to_rgb, wants_preview
 from underpaint.engines.diffusers.registry import ModelEntry, ModelRegistry, RegistryError, make_entry
 from underpaint.engines.diffusers.schedulers import SCHEDULER_NAMES
-from underpaint.jobs.spec import Mode
-from underpaint.wire.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 NAME = "diffusers"
@@ -61,7 +61,7 @@ class DiffusersEngine:
         names = sorted({*self.registry.entries(), self.default_name})
         return EngineCapabilities(
             name=NAME, modes=MODES, uses_prompt=True, native_min=native_min, native_max=native_max,
-            multiple=8, max_pixels=max_pixels, models=tuple(names),
+            multiple=8, max_pixels=max_pixels, models=tuple(names), schedulers=SCHEDULER_NAMES,
             description=(f"Stable Diffusion through diffusers on {self.options.placement.label}; model {label}; "
                          f"schedulers {', '.join(SCHEDULER_NAMES)}."),
         )
@@ -90,7 +90,7 @@ class DiffusersEngine:
 
     # work
 
-    def preload(self) -> threading.Thread:
+    def preload(self) -> None:
         """Load the default model on a background thread so the first job finds it warm."""
         def load() -> None:
             try:
@@ -98,15 +98,13 @@ class DiffusersEngine:
             except Exception as exc:
                 log.error("could not preload the default model: %s", exc)
 
-        thread = threading.Thread(target=load, name="underpaint-preload", daemon=True)
-        thread.start()
-        return thread
+        threading.Thread(target=load, name="underpaint-preload", daemon=True).start()
 
     def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
         try:
             model = self.cache.get(self.entry(work.params.model))
         except (RegistryError, ModelFileError) as exc:
-            raise EngineError(ErrorCode.ENGINE_FAILED, str(exc)) from None
+            raise EngineError(ErrorCode.MODEL_UNAVAILABLE, str(exc)) from None
         family = model.arch.family
         for index, seed in enumerate(work.seeds):
             cancel.raise_if_cancelled()

@@ -14,8 +14,8 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 
+from underpaint.core import ErrorCode
 from underpaint.engines.base import EngineError
-from underpaint.wire.errors import ErrorCode
 
 _SCHEDULERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "euler": (EulerDiscreteScheduler, {}),
@@ -34,6 +34,6 @@ def make_scheduler(name: str, base_config: Mapping[str, Any]) -> Any:
     try:
         cls, overrides = _SCHEDULERS[name]
     except KeyError:
-        raise EngineError(ErrorCode.INVALID_MESSAGE,
+        raise EngineError(ErrorCode.UNKNOWN_SCHEDULER,
                           f"Unknown scheduler '{name}'; choose one of {', '.join(SCHEDULER_NAMES)}.") from None
     return cls.from_config(dict(base_config), **overrides)

@@ -1,4 +1,4 @@
-"""Stable error codes of protocol v1 and the exception that carries them."""
+"""Stable error codes (protocol v1 sends them) and the exceptions that carry them."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     UNSUPPORTED_MODE = "unsupported_mode"
     UNKNOWN_ENGINE = "unknown_engine"
+    UNKNOWN_MODEL = "unknown_model"
+    UNKNOWN_SCHEDULER = "unknown_scheduler"
+    MODEL_UNAVAILABLE = "model_unavailable"
     QUEUE_FULL = "queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"
     UNKNOWN_JOB = "unknown_job"
@@ -32,12 +35,15 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
 
 
+# The codes a client may resubmit unchanged and expect to succeed: the agent was busy, went away,
+# or the engine hit a transient failure (memory, a device hiccup). Everything else is about the
+# request itself, or a model file that is missing or broken, and fails again until someone acts.
 RETRYABLE = frozenset(
     {ErrorCode.UPLOAD_TIMEOUT, ErrorCode.QUEUE_FULL, ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED}
 )
 
 
-class ProtocolError(Exception):
+class RequestError(Exception):
     """A request the agent refuses; becomes an `error` message, never a crash."""
 
     def __init__(self, code: ErrorCode, message: str, job_id: str | None = None) -> None:

@@ -12,6 +12,8 @@ from enum import StrEnum
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from underpaint.core.geometry import Margins, Rect, Size
+
 
 class Mode(StrEnum):
     FILL = "fill"
@@ -21,55 +23,6 @@ class Mode(StrEnum):
     REFINE = "refine"
 
 
-class Rect(BaseModel):
-    """An integer rectangle in document pixels."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    x: int
-    y: int
-    width: int = Field(ge=0)
-    height: int = Field(ge=0)
-
-    @property
-    def right(self) -> int:
-        return self.x + self.width
-
-    @property
-    def bottom(self) -> int:
-        return self.y + self.height
-
-    @property
-    def area(self) -> int:
-        return self.width * self.height
-
-    def offset(self, dx: int, dy: int) -> Rect:
-        return Rect(x=self.x + dx, y=self.y + dy, width=self.width, height=self.height)
-
-    def intersect(self, other: Rect) -> Rect:
-        x0, y0 = max(self.x, other.x), max(self.y, other.y)
-        x1, y1 = min(self.right, other.right), min(self.bottom, other.bottom)
-        return Rect(x=x0, y=y0, width=max(0, x1 - x0), height=max(0, y1 - y0))
-
-
-class Size(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-
-
-class Margins(BaseModel):
-    """How far Expand grows the canvas on each side, in pixels."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    left: int = Field(default=0, ge=0)
-    top: int = Field(default=0, ge=0)
-    right: int = Field(default=0, ge=0)
-    bottom: int = Field(default=0, ge=0)
-
-
 class Params(BaseModel):
     """Everything about a job that is not pixels: what a recipe replays."""
 
@@ -77,18 +30,18 @@ class Params(BaseModel):
 
     engine: str | None = Field(default=None, description="Engine name; the agent's default when absent.")
     model: str | None = Field(default=None, description="Model name for engines that load models.")
-    prompt: str = Field(default="", max_length=4000)
-    negative_prompt: str = Field(default="", max_length=4000)
-    variants: int = Field(default=1, ge=1, le=16)
+    prompt: str = Field(default="", max_length=4000, description="What to put there (engines that take prompts).")
+    negative_prompt: str = Field(default="", max_length=4000, description="What to keep out of it.")
+    variants: int = Field(default=1, ge=1, le=16, description="How many variants, one layer each.")
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Variant i uses seed + i.")
-    steps: int = Field(default=20, ge=1, le=200)
-    guidance: float = Field(default=7.0, ge=0, le=30)
-    strength: float = Field(default=1.0, ge=0, le=1)
-    scheduler: str = Field(default="euler", max_length=64)
+    steps: int = Field(default=20, ge=1, le=200, description="Denoising steps per variant.")
+    guidance: float = Field(default=7.0, ge=0, le=30, description="How closely to follow the prompt (CFG scale).")
+    strength: float = Field(default=1.0, ge=0, le=1, description="How much may change: 0 keeps, 1 remakes.")
+    scheduler: str = Field(default="euler", max_length=64, description="Sampler name (the engine lists its own).")
     grow: int | None = Field(default=None, ge=0, le=512, description="Mask grow in document pixels.")
     feather: int | None = Field(default=None, ge=0, le=512, description="Mask feather in document pixels.")
-    color_match: bool = True
-    expand: Margins | None = None
+    color_match: bool = Field(default=True, description="Match the fill's colours to its surroundings.")
+    expand: Margins | None = Field(default=None, description="Expand: pixels to add on each side.")
 
     def seeds(self) -> list[int]:
         return [(self.seed + i) % 2**32 for i in range(self.variants)]
@@ -113,3 +66,16 @@ class JobSpec:
     source: str = "api"
     client: str = "python"
     input_warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+_EVERY_MODE = frozenset({"engine", "model", "variants", "seed", "steps", "guidance", "scheduler"})
+_PROMPT = frozenset({"prompt", "negative_prompt"})
+_BLEND = frozenset({"grow", "feather", "color_match"})
+MODE_FIELDS: dict[Mode, frozenset[str]] = {
+    Mode.FILL: _EVERY_MODE | _PROMPT | _BLEND | {"strength"},
+    Mode.REMOVE: _EVERY_MODE | _BLEND | {"strength"},
+    Mode.EXPAND: _EVERY_MODE | _PROMPT | _BLEND | {"expand"},
+    Mode.GENERATE: _EVERY_MODE | _PROMPT,
+    Mode.REFINE: _EVERY_MODE | _PROMPT | _BLEND | {"strength"},
+}
+"""The Params fields each mode uses (the command line offers these as options)."""

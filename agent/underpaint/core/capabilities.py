@@ -1,0 +1,29 @@
+"""What an engine can do for one model: reported in the handshake, planned with, checked at submit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from underpaint.core.spec import Mode
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What an engine can do, reported in the handshake and used by the planner.
+
+    Working sizes are kept within [native_min, native_max] on the long side,
+    in multiples of `multiple`, and below `max_pixels` in area. `models` are
+    the names a job may give as `params.model` and `schedulers` the names it may
+    give as `params.scheduler`; an engine with none ignores that field.
+    """
+
+    name: str
+    modes: frozenset[Mode]
+    uses_prompt: bool
+    native_min: int
+    native_max: int
+    multiple: int
+    max_pixels: int
+    models: tuple[str, ...] = field(default_factory=tuple)
+    schedulers: tuple[str, ...] = field(default_factory=tuple)
+    description: str = ""
