@@ -3,7 +3,7 @@
 // remove, exportAsync (real PNG bytes), createImage, getNodeByIdAsync,
 // clientStorage, commitUndo, notify, ui.postMessage/onmessage, selection.
 import { createHash } from "node:crypto";
-import { encodePng } from "./png.js";
+import { encodePng } from "../src/core/png.js";
 
 const PLUGIN_DATA_LIMIT = 100_000;
 let nextId = 1;
@@ -104,7 +104,7 @@ export class FakeNode {
     const width = Math.round(this.width * scale);
     const height = Math.round(this.height * scale);
     await Promise.resolve();
-    return encodePng(render(this.fills, width, height), width, height);
+    return encodePng(render(this.fills, width, height), { width, height });
   }
 }
 

@@ -2,15 +2,15 @@
 // and relaunch data it creates, with the UI played by the test.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobOrder, MainToUi } from "../src/core/messages.js";
+import { decodePng, encodePng } from "../src/core/png.js";
 import type { Recipe } from "../src/core/protocol.js";
 import { decodeRecipe } from "../src/core/recipe.js";
 import { AGENT_URL_KEY, DEFAULT_AGENT_URL, startPlugin, TOKEN_KEY } from "../src/main/plugin.js";
 import { createFakeFigma, install, render, type FakeFigma, type FakeNode } from "./fake-figma.js";
-import { decodePng, encodePng, pngSize } from "./png.js";
 
 const rules = { multiple: 8, nativeMin: 128, maxPixels: 50_000_000 };
 const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 3, seed: 100, engine: "classic", model: null, style: "none" };
-const png = (w: number, h: number, v = 90): Uint8Array => encodePng(new Uint8Array(w * h * 4).fill(v), w, h);
+const png = (w: number, h: number, v = 90): Uint8Array => encodePng(new Uint8Array(w * h * 4).fill(v), { width: w, height: h });
 
 const same = (x: Uint8Array, y: Uint8Array): boolean => Buffer.from(x).equals(Buffer.from(y));
 
@@ -85,8 +85,9 @@ describe("Fill frames", () => {
     expect(second.order).toMatchObject({ targets: [b.id], size: { width: 152, height: 104 } });
     expect(first.order.params).toMatchObject({ seed: 100, variants: 1, prompt: "a wooden bench", engine: "classic" });
     expect(second.order.params.seed).toBe(101);
-    expect(pngSize(first.source!)).toEqual({ width: 320, height: 200 });
-    expect(same(decodePng(first.source!).data, render(a.fills, 320, 200))).toBe(true);
+    const source = decodePng(first.source!);
+    expect([source.width, source.height]).toEqual([320, 200]);
+    expect(same(source.data, render(a.fills, 320, 200))).toBe(true);
     expect(a.exports).toEqual([{ format: "PNG", constraint: { type: "WIDTH", value: 320 } }]);
   });
 

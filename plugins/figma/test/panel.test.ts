@@ -5,11 +5,11 @@ import { mkdirSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { build } from "../build.mjs";
 import { maskFor } from "../src/core/pixels.js";
+import { decodePng } from "../src/core/png.js";
 import { decodeRecipe } from "../src/core/recipe.js";
 import { AGENT_URL_KEY, startPlugin, TOKEN_KEY, UI_SIZE } from "../src/main/plugin.js";
 import { createFakeFigma, install, render, type FakeFigma } from "./fake-figma.js";
 import { builtUi, openPanel, type Harness } from "./harness.js";
-import { decodePng } from "./png.js";
 
 const images = new URL("../../../docs/images/", import.meta.url);
 const shot = (name: string): string => new URL(name, images).pathname;

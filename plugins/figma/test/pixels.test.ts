@@ -17,21 +17,29 @@ describe("masks", () => {
 
 describe("blendLayer", () => {
   const source = new Uint8Array(4 * 4 * 4).map((_, i) => i % 251);
-  it("keeps every pixel outside the mask bit-identical and puts the layer where it is full", () => {
-    const layer = new Uint8Array(2 * 2 * 4).fill(7);
-    const mask = new Uint8Array([255, 0, 128, 255]);
-    const out = blendLayer(source, 4, 4, layer, mask, { x: 1, y: 1, width: 2, height: 2 });
-    const at = (x: number, y: number): number[] => [...out.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4)];
-    const src = (x: number, y: number): number[] => [...source.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4)];
-    expect(at(1, 1)).toEqual([7, 7, 7, 7]);
-    expect(at(2, 1)).toEqual(src(2, 1));
-    expect(at(1, 2)).toEqual(src(1, 2).map((v) => Math.round((v * 127 + 7 * 128) / 255)));
-    for (const [x, y] of [[0, 0], [3, 3], [0, 2], [3, 1]]) expect(at(x, y)).toEqual(src(x, y));
+  const pixel = (image: Uint8Array, x: number, y: number): number[] => [...image.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4)];
+  const layer = new Uint8Array(2 * 2 * 4).fill(7).map((v, i) => (i % 4 === 3 ? 255 : v));
+
+  it("keeps every pixel outside the layer or its mask bit-identical", () => {
+    const out = blendLayer(source, 4, 4, layer, new Uint8Array([255, 0, 128, 255]), { x: 1, y: 1, width: 2, height: 2 });
+    for (const [x, y] of [[2, 1], [0, 0], [3, 3], [0, 2], [3, 1]]) expect(pixel(out, x, y)).toEqual(pixel(source, x, y));
+  });
+
+  it("gives an opaque layer exactly where the mask is full", () => {
+    const out = blendLayer(source, 4, 4, layer, new Uint8Array(4).fill(255), { x: 1, y: 1, width: 2, height: 2 });
+    expect(pixel(out, 1, 1)).toEqual([7, 7, 7, 255]);
+  });
+
+  it("folds the layer's alpha into the mask: half alpha under a full mask is a full layer under a half mask", () => {
+    const half = layer.map((v, i) => (i % 4 === 3 ? 128 : v));
+    const at = { x: 1, y: 1, width: 2, height: 2 };
+    expect(blendLayer(source, 4, 4, half, new Uint8Array(4).fill(255), at)).toEqual(blendLayer(source, 4, 4, layer, new Uint8Array(4).fill(128), at));
   });
 
   it("clips a layer that reaches past the image", () => {
-    const out = blendLayer(source, 4, 4, new Uint8Array(16).fill(9), new Uint8Array(4).fill(255), { x: 3, y: 3, width: 2, height: 2 });
-    expect([...out.subarray(60, 64)]).toEqual([9, 9, 9, 9]);
+    const opaque = new Uint8Array(16).fill(9).map((v, i) => (i % 4 === 3 ? 255 : v));
+    const out = blendLayer(source, 4, 4, opaque, new Uint8Array(4).fill(255), { x: 3, y: 3, width: 2, height: 2 });
+    expect(pixel(out, 3, 3)).toEqual([9, 9, 9, 255]);
   });
 
   it("refuses a layer whose size does not match its bounds", () => {

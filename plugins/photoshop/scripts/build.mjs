@@ -2,10 +2,10 @@
 // loads and package.mjs zips into a .ccx. `photoshop` and `uxp` stay external:
 // UXP provides them through require().
 import { build } from "esbuild";
+import { encode } from "fast-png";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { png } from "./zip.mjs";
 
 export const pluginDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const distDir = join(pluginDir, "dist");
@@ -21,7 +21,7 @@ function icon(size) {
       data.set(stroke ? [240, 240, 240, 255] : [46 + 120 * u, 110 + 60 * v, 200, 255], i);
     }
   }
-  return png(size, size, data);
+  return encode({ width: size, height: size, data, channels: 4, depth: 8 });
 }
 
 /**

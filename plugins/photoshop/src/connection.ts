@@ -2,7 +2,9 @@
 // fails, and reconnecting (the shared client then resumes every unfinished job
 // from its last sequence number, so a dropped line loses no result).
 
-import { AgentClient, AgentError, type ClientInfo, type SocketFactory, type Welcome } from "./protocol.js";
+import {
+  AgentClient, AgentError, reconnectWithBackoff, type ClientInfo, type Reconnecting, type ReconnectOptions, type SocketFactory, type Welcome,
+} from "./protocol.js";
 
 export const AGENT_URL = "ws://127.0.0.1:7433/v1/ws";
 export const CLIENT_INFO: ClientInfo = { name: "underpaint-photoshop", version: "0.1.0" };
@@ -17,10 +19,8 @@ export interface ConnectionOptions {
   url: string;
   socketFactory: SocketFactory;
   onStatus(status: ConnectionStatus): void;
-  /** Waits between reconnect attempts; the last one is repeated until `maxAttempts`. */
-  backoffMs?: number[];
-  maxAttempts?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** How reconnecting after a dropped line backs off (the shared client's defaults when absent). */
+  reconnect?: Omit<ReconnectOptions, "onAttempt">;
 }
 
 /** What to tell the user for a failed connection: what happened and what to do. */
@@ -45,7 +45,7 @@ export function explain(error: unknown, url: string): string {
 export class Connection {
   private agent: AgentClient | null = null;
   private token = "";
-  private closing = false;
+  private reconnecting: Reconnecting | null = null;
 
   constructor(private readonly options: ConnectionOptions) {}
 
@@ -60,7 +60,6 @@ export class Connection {
 
   async connect(token: string): Promise<boolean> {
     this.close();
-    this.closing = false;
     this.token = token;
     this.options.onStatus({ state: "connecting" });
     if (!token.trim()) {
@@ -80,33 +79,24 @@ export class Connection {
   }
 
   close(): void {
-    this.closing = true;
+    this.reconnecting?.stop();
+    this.reconnecting = null;
     this.agent?.close();
     this.agent = null;
   }
 
   /** Reopens the same client, so its unfinished jobs resume where they stopped. */
   private async recover(agent: AgentClient): Promise<void> {
-    const backoff = this.options.backoffMs ?? [250, 500, 1000, 2000, 4000];
-    const maxAttempts = this.options.maxAttempts ?? 30;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    for (let attempt = 1; attempt <= maxAttempts && !this.closing && this.agent === agent; attempt++) {
-      this.options.onStatus({ state: "reconnecting", attempt });
-      await sleep(backoff[Math.min(attempt - 1, backoff.length - 1)]);
-      try {
-        await agent.reconnect();
-        this.options.onStatus({ state: "online", welcome: agent.welcome });
-        return;
-      } catch (error) {
-        if (error instanceof AgentError && !error.retryable) {
-          this.options.onStatus({ state: "offline", reason: explain(error, this.options.url) });
-          return;
-        }
-      }
-    }
-    if (this.agent === agent && !this.closing) {
-      this.options.onStatus({ state: "offline", reason: explain(new AgentError("unreachable", "", true), this.options.url) });
-    }
+    const run = reconnectWithBackoff(() => agent.reconnect(), {
+      ...this.options.reconnect,
+      onAttempt: (attempt) => this.options.onStatus({ state: "reconnecting", attempt }),
+    });
+    this.reconnecting = run;
+    const outcome = await run.outcome;
+    if (outcome.state === "stopped") return;
+    this.reconnecting = null;
+    if (outcome.state === "online") this.options.onStatus({ state: "online", welcome: agent.welcome });
+    else this.options.onStatus({ state: "offline", reason: explain(outcome.error, this.options.url) });
   }
 
   /** The token last used, for reconnecting from the panel. */

@@ -126,7 +126,7 @@ describe("plugin core against a live agent", () => {
 
   it("reconnects after a dropped line and still places every variant", async () => {
     const statuses: ConnectionStatus["state"][] = [];
-    const connection = new Connection({ url: inject("agentWs"), socketFactory, onStatus: (s) => statuses.push(s.state), backoffMs: [50] });
+    const connection = new Connection({ url: inject("agentWs"), socketFactory, onStatus: (s) => statuses.push(s.state), reconnect: { policy: { initialMs: 50 } } });
     expect(await connection.connect(inject("agentToken"))).toBe(true);
     const { doc, host } = fakeDocument();
     const controller = new JobController(host, () => connection.client, { makeJobId });

@@ -1,4 +1,5 @@
 export * from "./client.js";
 export * from "./frames.js";
+export * from "./reconnect.js";
 export * from "./socket.js";
 export type * from "./messages.gen.js";

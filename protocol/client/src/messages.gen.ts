@@ -28,6 +28,9 @@ export type ErrorCode =
   | "too_many_pixels"
   | "unsupported_mode"
   | "unknown_engine"
+  | "unknown_model"
+  | "unknown_scheduler"
+  | "model_unavailable"
   | "queue_full"
   | "job_id_conflict"
   | "unknown_job"
@@ -187,11 +190,17 @@ export interface ModelRef {
  * via the `definition` "Params".
  */
 export interface Params {
+  /**
+   * Match the fill's colours to its surroundings.
+   */
   color_match?: boolean;
   /**
    * Engine name; the agent's default when absent.
    */
   engine?: string | null;
+  /**
+   * Expand: pixels to add on each side.
+   */
   expand?: Margins | null;
   /**
    * Mask feather in document pixels.
@@ -201,20 +210,41 @@ export interface Params {
    * Mask grow in document pixels.
    */
   grow?: number | null;
+  /**
+   * How closely to follow the prompt (CFG scale).
+   */
   guidance?: number;
   /**
    * Model name for engines that load models.
    */
   model?: string | null;
+  /**
+   * What to keep out of it.
+   */
   negative_prompt?: string;
+  /**
+   * What to put there (engines that take prompts).
+   */
   prompt?: string;
+  /**
+   * Sampler name (the engine lists its own).
+   */
   scheduler?: string;
   /**
    * Variant i uses seed + i.
    */
   seed?: number;
+  /**
+   * Denoising steps per variant.
+   */
   steps?: number;
+  /**
+   * How much may change: 0 keeps, 1 remakes.
+   */
   strength?: number;
+  /**
+   * How many variants, one layer each.
+   */
   variants?: number;
 }
 /**

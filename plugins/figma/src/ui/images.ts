@@ -1,35 +1,22 @@
-// PNG in and out of RGBA8 with the browser's canvas: the main thread can only
-// export and take PNG, the agent takes raw RGBA (its fast path) and returns PNG.
+// The frame's exported PNG as RGBA8 at the job's size. Bytes come exact from
+// core/png.ts; the browser's canvas only resamples an export whose size came
+// out off the job's (Figma rounds the height the width constraint implies).
+import { decodePng, type Rgba8 } from "../core/png.js";
 import type { Size } from "../core/size.js";
 
-function canvas(size: Size): CanvasRenderingContext2D {
+export async function decodePngAt(png: Uint8Array, size: Size): Promise<Rgba8> {
+  const image = decodePng(png);
+  if (image.width === size.width && image.height === size.height) return image;
+  const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), {
+    resizeWidth: size.width, resizeHeight: size.height, resizeQuality: "high", premultiplyAlpha: "none", colorSpaceConversion: "none",
+  });
   const element = document.createElement("canvas");
   element.width = size.width;
   element.height = size.height;
   const context = element.getContext("2d", { willReadFrequently: true });
   if (!context) throw new Error("This browser gives the panel no 2D canvas.");
-  return context;
-}
-
-/** RGBA8 of a PNG, resized to `size` when given and different. */
-export async function decodePng(png: Uint8Array, size?: Size): Promise<{ data: Uint8Array; width: number; height: number }> {
-  // No colour management or premultiplication: the bytes the agent sees are the bytes Figma exported.
-  const bitmap = await createImageBitmap(new Blob([png as BlobPart], { type: "image/png" }), {
-    colorSpaceConversion: "none", premultiplyAlpha: "none",
-  });
-  const target = size ?? { width: bitmap.width, height: bitmap.height };
-  const context = canvas(target);
-  context.imageSmoothingQuality = "high";
-  context.drawImage(bitmap, 0, 0, target.width, target.height);
+  context.drawImage(bitmap, 0, 0);
   bitmap.close();
-  const { data } = context.getImageData(0, 0, target.width, target.height);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ...target };
-}
-
-export async function encodePng(rgba: Uint8Array, size: Size): Promise<Uint8Array> {
-  const context = canvas(size);
-  context.putImageData(new ImageData(new Uint8ClampedArray(rgba), size.width, size.height), 0, 0);
-  const blob = await new Promise<globalThis.Blob | null>((done) => context.canvas.toBlob(done, "image/png"));
-  if (!blob) throw new Error("The browser could not encode the result as PNG.");
-  return new Uint8Array(await blob.arrayBuffer());
+  const { data } = context.getImageData(0, 0, size.width, size.height);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ...size };
 }

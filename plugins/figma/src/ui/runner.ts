@@ -5,8 +5,9 @@
 import type { AgentClient, JobOutcome, VariantResult } from "../../../../protocol/client/src/index.js";
 import { explainJobError } from "../core/explain.js";
 import type { JobOrder, UiToMain } from "../core/messages.js";
-import { blendLayer, channel, maskFor } from "../core/pixels.js";
-import { decodePng, encodePng } from "./images.js";
+import { blendLayer, channel, maskFor, whiteBase } from "../core/pixels.js";
+import { decodePng, encodePng } from "../core/png.js";
+import { decodePngAt } from "./images.js";
 
 export interface JobView {
   accepted(queuePosition: number): void;
@@ -15,27 +16,27 @@ export interface JobView {
   finished(state: JobOutcome["state"], text: string): void;
 }
 
-/** The frame's new image for one variant. */
-async function frameImage(order: JobOrder, source: Uint8Array | null, result: VariantResult): Promise<Uint8Array> {
+/** The frame's new image for one variant: the layer through its mask over the frame, as the agent flattens it. */
+function frameImage(order: JobOrder, source: Uint8Array | null, result: VariantResult): Uint8Array {
   const { width, height } = order.size;
   const { bounds } = result.message.layer;
   const whole = bounds.x === 0 && bounds.y === 0 && bounds.width === width && bounds.height === height;
-  // Generate covers the whole frame with nothing beneath: the agent's PNG is the image.
+  // A Generate layer covers the whole frame, opaque, through a full mask: flattening it gives the agent's PNG back.
   if (!source && whole) return result.pixels;
-  const [layer, mask] = await Promise.all([decodePng(result.pixels), decodePng(result.mask)]);
-  const base = source ?? new Uint8Array(width * height * 4);
-  return encodePng(blendLayer(base, width, height, layer.data, channel(mask.data), bounds), order.size);
+  const layer = decodePng(result.pixels);
+  const mask = channel(decodePng(result.mask).data);
+  return encodePng(blendLayer(source ?? whiteBase(width, height), width, height, layer.data, mask, bounds), order.size);
 }
 
 export async function runOrder(
   client: AgentClient, order: JobOrder, sourcePng: Uint8Array | null, view: JobView, post: (m: UiToMain) => void,
 ): Promise<JobOutcome["state"]> {
   const { width, height } = order.size;
-  const source = sourcePng ? (await decodePng(sourcePng, order.size)).data : null;
+  const source = sourcePng ? (await decodePngAt(sourcePng, order.size)).data : null;
   const sends: Promise<void>[] = [];
-  const deliver = async (result: VariantResult): Promise<void> => {
+  const deliver = (result: VariantResult): void => {
     const { variant, seed } = result.message;
-    const png = await frameImage(order, source, result);
+    const png = frameImage(order, source, result);
     const target = order.targets[Math.min(variant, order.targets.length - 1)];
     post({ type: "image", jobId: order.jobId, target, variant, seed, png });
     view.variantReady(variant, seed);

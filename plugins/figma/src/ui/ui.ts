@@ -1,7 +1,7 @@
 // Entry of the UI iframe: holds the one websocket to the agent (the main thread
 // has no network), runs the jobs the main thread orders and sends back one
 // image per message.
-import type { AgentClient } from "../../../../protocol/client/src/index.js";
+import { reconnectWithBackoff, type AgentClient, type Reconnecting } from "../../../../protocol/client/src/index.js";
 import { explainConnectFailure } from "../core/explain.js";
 import type { JobOrder } from "../core/messages.js";
 import { onMain, post } from "./bridge.js";
@@ -11,10 +11,19 @@ import { runOrder } from "./runner.js";
 
 const panel = new Panel();
 let client: AgentClient | null = null;
+let reconnecting: Reconnecting | null = null;
 let agentUrl = "ws://localhost:7433/v1/ws";
-const RETRY_MS = 3000;
+
+/** Why the panel is not connected, for the user: a refused token, another protocol version, or no agent. */
+async function showFailure(error: unknown): Promise<void> {
+  const { code = "unreachable", message = String(error) } = error as { code?: string; message?: string };
+  const text = code === "unauthorized" ? "Token refused." : "Not connected.";
+  panel.status("disconnected", text, explainConnectFailure({ code, message, agentUrl, ...(await environment()) }));
+}
 
 async function pair(token: string): Promise<void> {
+  reconnecting?.stop();
+  reconnecting = null;
   client?.close();
   client = null;
   if (!token) {
@@ -29,24 +38,24 @@ async function pair(token: string): Promise<void> {
     panel.connected(connected.welcome);
     post({ type: "connected", engines: connected.welcome.capabilities.engines.map((e) => e.name) });
   } catch (error) {
-    const { code = "unreachable", message = String(error) } = error as { code?: string; message?: string };
-    const text = code === "unauthorized" ? "Token refused." : "Not connected.";
-    panel.status("disconnected", text, explainConnectFailure({ code, message, agentUrl, ...(await environment()) }));
+    await showFailure(error);
   }
 }
 
-/** After a dropped line: reconnect and resume unfinished jobs from their last event (the client keeps sequence numbers). */
+/**
+ * After a dropped line: reconnect with the shared backoff and resume unfinished jobs from their last
+ * event (the client keeps sequence numbers). A refused token ends it: the user has to pair again.
+ */
 async function reconnect(lost: AgentClient): Promise<void> {
-  while (client === lost) {
-    panel.status("connecting", "Connection lost; reconnecting…", `Jobs resume where they were. ${agentUrl}`);
-    try {
-      await lost.reconnect();
-      panel.connected(lost.welcome);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, RETRY_MS));
-    }
-  }
+  const run = reconnectWithBackoff(() => lost.reconnect(), {
+    onAttempt: () => panel.status("connecting", "Connection lost; reconnecting…", `Jobs resume where they were. ${agentUrl}`),
+  });
+  reconnecting = run;
+  const outcome = await run.outcome;
+  if (outcome.state === "stopped") return;
+  reconnecting = null;
+  if (outcome.state === "online") panel.connected(lost.welcome);
+  else await showFailure(outcome.error);
 }
 
 function startJob(order: JobOrder, source: Uint8Array | null): void {
