@@ -229,6 +229,18 @@ def test_recipe_is_read_from_an_attribute_as_adobe_rewrites_it(tmp_path: Path) -
     assert read_psd_recipe(path) == result.recipe
 
 
+def test_xmp_with_entity_expansion_is_refused_not_expanded(tmp_path: Path) -> None:
+    _, path = _write(tmp_path)
+    psd = PSDImage.open(path)
+    laughs = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+              + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+              + ']><x:xmpmeta xmlns:x="adobe:ns:meta/">&i;</x:xmpmeta>')
+    psd.image_resources[Resource.XMP_METADATA] = ImageResource(key=Resource.XMP_METADATA, data=laughs.encode())
+    psd.save(path)
+    with pytest.raises(ValueError, match="unreadable XMP"):
+        read_psd_recipe(path)
+
+
 def test_missing_recipe_is_a_value_error(tmp_path: Path) -> None:
     path = tmp_path / "plain.psd"
     PSDImage.new("RGB", (8, 8)).save(path)
