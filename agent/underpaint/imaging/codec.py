@@ -7,11 +7,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms
 
 from underpaint.core import ErrorCode, RequestError
 
 CHANNELS = {"rgba8": 4, "gray8": 1}
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def decode_pixels(
@@ -72,10 +73,35 @@ def to_array(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
         image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) * scale, 0, 255).astype(np.uint8))
     if channels == 1:
         # Masks may arrive with alpha only (a cut-out); use alpha when the colour carries nothing.
+        # A selection is not a colour, so its profile (if any) is not applied.
         if image.mode in ("RGBA", "LA") and image.getextrema()[-1] != (255, 255):
             return np.asarray(image.getchannel("A")), notes
         return np.asarray(image.convert("L")), notes
-    return np.asarray(image.convert("RGBA")), notes
+    image, converted = to_srgb(image)
+    return np.asarray(image.convert("RGBA")), notes + converted
+
+
+def to_srgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """`image` in sRGB, the colour space the engines and the PSD assume, converted with LittleCMS
+    from the ICC profile it carries (Adobe RGB, Display P3, a CMYK press profile...), with a note.
+
+    Images without a profile, or already sRGB, pass unchanged: converting sRGB to sRGB would only
+    add rounding.
+    """
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image, []
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = ImageCms.getProfileDescription(profile).strip() or "unnamed"
+        if "srgb" in name.lower():
+            return image, []
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        return image, [f"The image's colour profile could not be read ({exc}); its pixels were taken as sRGB."]
+    assert converted is not None  # profileToProfile returns the image unless asked to work in place
+    return converted, [f"The image was converted from its colour profile ({name}) to sRGB."]
 
 
 def raw_bytes(array: np.ndarray) -> memoryview:
