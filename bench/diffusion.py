@@ -8,9 +8,16 @@ user's model. Then, interleaved, at 512x512 with few steps:
 - `underpaint.fill` in-process (planner -> engine -> composer);
 - the same fill through the agent (`underpaint serve --model`, separate
   process, websocket client), submit to `done`;
-and, on the raw pipeline, variants one by one versus batched. Prints a
-Markdown section for docs/benchmarks.md. Random weights give noise, not
-pictures; the arithmetic, and so the time, is the real model's.
+and, on the raw pipeline, variants one by one versus batched; then the LoRA
+part: the same in-process fill with a stack of two random-weight kohya LoRAs
+of real SD 1.5 size (rank 32 on every attention projection and transformer
+projection of the UNet and the text encoder, fp16 files like sd-scripts
+writes), their first load, the switch between stacks from one job to the
+next, and a full model reload, which is what switching would cost an engine
+that merged LoRAs into the weights. `--loras` runs only the LoRA part (the
+whole script is about half an hour on 2 cores). Prints a Markdown section for
+docs/benchmarks.md. Random weights give noise, not pictures; the arithmetic,
+and so the time, is the real model's.
 """
 
 from __future__ import annotations
@@ -35,12 +42,16 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from run import agent_fill, ellipse, machine, start_agent, textured
 from underpaint import api
 from underpaint.core import Params
+from underpaint.core.spec import LoraRef
+from underpaint.engines.diffusers import adapters
+from underpaint.engines.diffusers.checkpoint import read_safetensors_header
 from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.engine import DiffusersEngine
-from underpaint.engines.diffusers.loader import LoadOptions
+from underpaint.engines.diffusers.loader import LoadOptions, load_model
 from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
 
 SIDE, STEPS, GUIDANCE, REPEATS = 512, int(os.environ.get("BENCH_STEPS", "4")), 7.0, 2
+LORA_RANK, SWITCHES = 32, 5
 CACHE = Path(os.environ.get("UNDERPAINT_BENCH_CACHE", Path.home() / ".cache" / "underpaint-bench"))
 
 
@@ -84,8 +95,77 @@ def vm_hwm(pid: int) -> float:
     return float("nan")
 
 
+def build_loras(pipe: Any, folder: Path) -> dict[str, Path]:
+    """Two random kohya LoRAs for `pipe`'s modules (read before any LoRA wraps them), saved once as fp16."""
+    from safetensors.torch import save_file
+
+    from tiny_loras import kohya_state_dict
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / f"{name}-r{LORA_RANK}.safetensors" for name in ("bench-ink", "bench-paper")}
+    for seed, path in enumerate(paths.values()):
+        if not path.is_file():
+            # Small factors, like a trained LoRA's: the tiny tests' scale would overflow a real-size UNet.
+            state = kohya_state_dict(pipe, seed=seed, rank=LORA_RANK, scale=0.02)
+            save_file({key: value.half().contiguous() for key, value in state.items()}, str(path))
+    return paths
+
+
+def reload_model(engine: DiffusersEngine) -> None:
+    """Load the model again, every weight read: safetensors are memory-mapped, so loading alone defers the
+    reading to the first denoising step (here from the page cache; a cold disk adds its read time)."""
+    reloaded = load_model(engine.entry(None), engine.options)
+    with torch.inference_mode():
+        for name in ("unet", "vae", "text_encoder"):
+            for parameter in getattr(reloaded.base, name).parameters():
+                parameter.sum()
+
+
+def lora_section(engine: DiffusersEngine, registry: ModelRegistry, underpaint: api.Underpaint, image: Any,
+                 mask: Any, params: Params) -> None:
+    """The LoRA part: a stack of two against none, loading, switching, and a full reload for comparison."""
+    model = engine.cache.get(engine.entry(None))
+    paths = build_loras(model.base, CACHE / "loras")
+    for name, path in paths.items():
+        registry.put(make_entry(name, path))
+    stack = [LoraRef(name="bench-ink", weight=0.8), LoraRef(name="bench-paper", weight=0.5)]
+    entries = [(registry.get(ref.name), ref.weight) for ref in stack]
+    first_load = timed(adapters.apply, model, entries)
+    adapters.switch_off(model)
+    megabytes = sum(path.stat().st_size for path in paths.values()) / 2**20
+
+    def fill(loras: list[LoraRef]) -> None:
+        underpaint.fill(image, mask, **params.model_dump(exclude_unset=True), loras=loras)
+
+    times: dict[str, list[float]] = {"none": [], "stack": []}
+    for _ in range(REPEATS):
+        times["none"].append(timed(fill, []))
+        times["stack"].append(timed(fill, stack))
+    # Between jobs: the next job's stack set (here alternating two stacks), the last one's switched off.
+    switch = [timed(adapters.apply, model, entries if i % 2 else entries[:1]) + timed(adapters.switch_off, model)
+              for i in range(SWITCHES)]
+    reload = timed(reload_model, engine)
+
+    none, with_stack, switched = (statistics.median(values) for values in (times["none"], times["stack"], switch))
+    print(f"### LoRA stacks ({time.strftime('%Y-%m-%d')})\n")
+    layers = sum(name.endswith("lora_down.weight") for name in read_safetensors_header(paths["bench-ink"]))
+    print(f"Two random-weight kohya LoRAs of SD 1.5 size, each rank {LORA_RANK} on {layers} layers (every "
+          f"attention and transformer projection of the UNet and the text encoder), {megabytes:.0f} MB together "
+          "(fp16); weights 0.8 and 0.5; the same in-process fill as above.\n")
+    print("| measure | median | runs | ratio |")
+    print("|---|---|---|---|")
+    print(f"| `underpaint.fill`, no LoRA | {none:.2f} s | {REPEATS} | 1.000 |")
+    print(f"| `underpaint.fill`, stack of two | {with_stack:.2f} s | {REPEATS} | {with_stack / none:.3f} |")
+    print(f"| first load of the stack (`load_lora_weights` x2, into the warm model) | {first_load:.2f} s | 1 | |")
+    print(f"| switch between jobs (set the next stack, switch the last off) | {switched * 1000:.0f} ms "
+          f"| {SWITCHES} | |")
+    print(f"| full model reload, every weight read (what merging LoRAs would cost per switch) | {reload:.1f} s | 1 | "
+          f"{reload / switched:.0f}x the switch |")
+
+
 def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
+    only_loras = "--loras" in sys.argv[1:]
     folder = Path(tempfile.mkdtemp(prefix="underpaint-bench-diffusion-"))
     registry = ModelRegistry(folder / "models.json")
     started = time.perf_counter()
@@ -99,6 +179,11 @@ def main() -> None:
 
     image, mask = textured(SIDE, SIDE), ellipse(SIDE, SIDE, (96, 96, 320, 320))
     params = Params(prompt="a red cat on the sky", steps=STEPS, guidance=GUIDANCE, seed=3)
+    if only_loras:
+        print(f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads, fp32. Model "
+              f"loaded in {load:.1f} s. Work: {SIDE}x{SIDE}, {STEPS} steps, CFG {GUIDANCE}, Euler, one variant.\n")
+        lora_section(engine, registry, api.Underpaint(engines={"diffusers": engine}), image, mask, params)
+        return
     raw_args = {"prompt": params.prompt, "image": Image.fromarray(image[..., :3]), "mask_image": Image.fromarray(mask),
                 "width": SIDE, "height": SIDE, "num_inference_steps": STEPS, "guidance_scale": GUIDANCE,
                 "output_type": "np"}
@@ -156,6 +241,8 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| one by one (what the engine does) | {seq_first:.2f} s | {seq_total:.2f} s |")
     print(f"| batched (`num_images_per_prompt=2`) | {batched:.2f} s | {batched:.2f} s |")
+    print()
+    lora_section(engine, registry, underpaint, image, mask, params)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from underpaint.cli_common import connect_settings, console, run_client, with_client_options, ws_url
 from underpaint.core import MODE_FIELDS, Margins, Mode, Params, Rect, Size
+from underpaint.core.spec import LoraRef
 
 if TYPE_CHECKING:
     from underpaint.client.run_job import ClientJob
@@ -47,6 +48,22 @@ class MarginsType(click.ParamType[Margins]):
             return Margins(left=left, top=top, right=right, bottom=bottom)
         except (ValueError, ValidationError):
             self.fail(f"{value!r} is not four pixel counts L,T,R,B, each 0 or more (e.g. 0,0,256,0).", param, ctx)
+
+
+class LoraType(click.ParamType[LoraRef]):
+    """`--lora NAME` or `--lora NAME:WEIGHT` (registry names hold no colon)."""
+
+    name = "NAME[:WEIGHT]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> LoraRef:
+        if isinstance(value, LoraRef):
+            return value
+        name, colon, weight = str(value).rpartition(":")
+        try:
+            return LoraRef(name=name, weight=float(weight)) if colon else LoraRef(name=str(value))
+        except (ValueError, ValidationError):
+            self.fail(f"{value!r} is not a LoRA as NAME or NAME:WEIGHT with a weight from -2 to 2 (e.g. ink:0.8).",
+                      param, ctx)
 
 
 class SizeType(click.ParamType[Size]):
@@ -78,6 +95,9 @@ def _option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     help_text = field.description or ""
     if name == "seed":
         help_text += " Random when not given."
+    if name == "loras":
+        return click.option("--lora", name, type=LoraType(), multiple=True,
+                            help=help_text + " NAME or NAME:WEIGHT (default weight 1); repeat to stack them.")
     if field.annotation is bool:
         # Only the non-default side is an option: `--no-color-match`.
         return click.option(f"--no-{name.replace('_', '-')}", name, flag_value=not field.default, default=None,

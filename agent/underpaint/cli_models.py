@@ -1,4 +1,4 @@
-"""`underpaint models ...`: the registry of named diffusers models (list, add, remove, pull)."""
+"""`underpaint models ...`: the registry of named diffusers models and LoRAs (list, add, remove, pull)."""
 
 from __future__ import annotations
 
@@ -23,16 +23,20 @@ def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+def _what(entry: Any) -> str:
+    return "LoRA" if entry.role == "lora" else "model"
+
+
 @click.group()
 def models() -> None:
-    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants)."""
+    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants) and LoRAs."""
 
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def list_models(ctx: click.Context, /, as_json: bool) -> None:
-    """List registered models."""
+    """List registered models and LoRAs."""
     from underpaint.engines.diffusers.registry import RegistryError
 
     registry = _registry(ctx)
@@ -43,11 +47,11 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([e.model_dump(mode="json") for e in entries.values()], indent=2))
         return
-    table = Table("name", "architecture", "kind", "where", "sha256", "status",
-                  title=f"Models (registry {registry.path})")
+    table = Table("name", "is", "architecture", "kind", "where", "sha256", "status",
+                  title=f"Models and LoRAs (registry {registry.path})")
     for entry in entries.values():
         status = "ok" if entry.location.exists() else "[red]missing[/red]"
-        table.add_row(entry.name, entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
+        table.add_row(entry.name, entry.role, entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
     Console().print(table)
     if not entries:
         console.print("No models yet: `underpaint models add NAME PATH` or `underpaint models pull HUB_ID`.")
@@ -64,7 +68,8 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
 @click.pass_context
 def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
         native: tuple[int, int, int] | None, allow_ckpt: bool) -> None:
-    """Register the model at PATH (a diffusers folder or a single .safetensors checkpoint) as NAME."""
+    """Register the model or LoRA at PATH as NAME: a diffusers folder, a single .safetensors checkpoint, or a
+    .safetensors LoRA (kohya or diffusers format); which it is, and its architecture, is read from the weights."""
     from underpaint.engines.diffusers.checkpoint import ModelFileError
     from underpaint.engines.diffusers.registry import RegistryError, make_entry
 
@@ -75,7 +80,7 @@ def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
         registry.put(entry)
     except (RegistryError, ModelFileError) as exc:
         raise _fail(exc) from None
-    console.print(f"Added [bold]{entry.name}[/bold]: {entry.architecture}, sha256 {entry.sha256[:12]}.")
+    console.print(f"Added {_what(entry)} [bold]{entry.name}[/bold]: {entry.architecture}, sha256 {entry.sha256[:12]}.")
 
 
 @models.command()
@@ -109,4 +114,5 @@ def pull(ctx: click.Context, /, hub_id: str, name: str | None, revision: str | N
         _registry(ctx).put(entry)
     except (RegistryError, ModelFileError, OSError, ValueError) as exc:
         raise _fail(exc) from None
-    console.print(f"Pulled and added [bold]{entry.name}[/bold]: {entry.architecture}, sha256 {entry.sha256[:12]}.")
+    console.print(f"Pulled and added {_what(entry)} [bold]{entry.name}[/bold]: {entry.architecture}, "
+                  f"sha256 {entry.sha256[:12]}.")

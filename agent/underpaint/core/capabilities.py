@@ -14,7 +14,9 @@ class EngineCapabilities:
     Working sizes are kept within [native_min, native_max] on the long side,
     in multiples of `multiple`, and below `max_pixels` in area. `models` are
     the names a job may give as `params.model` and `schedulers` the names it may
-    give as `params.scheduler`; an engine with none ignores that field.
+    give as `params.scheduler`; an engine with none ignores that field. `loras`
+    are the LoRAs a job on this model may stack (those made for its
+    architecture).
     """
 
     name: str
@@ -26,4 +28,5 @@ class EngineCapabilities:
     max_pixels: int
     models: tuple[str, ...] = field(default_factory=tuple)
     schedulers: tuple[str, ...] = field(default_factory=tuple)
+    loras: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from underpaint.core.geometry import Margins, Rect, Size
 
@@ -21,6 +21,23 @@ class Mode(StrEnum):
     EXPAND = "expand"
     GENERATE = "generate"
     REFINE = "refine"
+
+
+MAX_LORAS = 8
+"""LoRAs one job may stack: each adds its low-rank product to every layer it touches, at every step."""
+
+
+class LoraRef(BaseModel):
+    """One LoRA of a job's stack: a registered LoRA by name, at a weight."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, description="A LoRA registered with the engine (its `loras`).")
+    weight: float = Field(default=1.0, ge=-2, le=2, description="How strongly it applies; 0 leaves it out, "
+                                                                 "negative pushes away from it.")
+    sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$",
+                               description="Content hash the LoRA must have; recipes pin it, so a replay never "
+                                           "runs on a changed file.")
 
 
 class Params(BaseModel):
@@ -42,6 +59,20 @@ class Params(BaseModel):
     feather: int | None = Field(default=None, ge=0, le=512, description="Mask feather in document pixels.")
     color_match: bool = Field(default=True, description="Match the fill's colours to its surroundings.")
     expand: Margins | None = Field(default=None, description="Expand: pixels to add on each side.")
+    loras: tuple[LoraRef, ...] = Field(default=(), description=f"LoRAs to apply, each at its weight, at most "
+                                                                 f"{MAX_LORAS} (engines that load models).")
+
+    # Checked here rather than as the schema's maxItems, which would make the generated TypeScript type
+    # a union of tuples no plain array can be assigned to.
+    @field_validator("loras")
+    @classmethod
+    def _a_stack(cls, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
+        if len(loras) > MAX_LORAS:
+            raise ValueError(f"at most {MAX_LORAS} LoRAs per job, not {len(loras)}")
+        names = [lora.name for lora in loras]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"each LoRA at most once (give one weight): {', '.join(twice)} repeated")
+        return loras
 
     def seeds(self) -> list[int]:
         return [(self.seed + i) % 2**32 for i in range(self.variants)]
@@ -68,7 +99,7 @@ class JobSpec:
     input_warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-_EVERY_MODE = frozenset({"engine", "model", "variants", "seed", "steps", "guidance", "scheduler"})
+_EVERY_MODE = frozenset({"engine", "model", "loras", "variants", "seed", "steps", "guidance", "scheduler"})
 _PROMPT = frozenset({"prompt", "negative_prompt"})
 _BLEND = frozenset({"grow", "feather", "color_match"})
 MODE_FIELDS: dict[Mode, frozenset[str]] = {

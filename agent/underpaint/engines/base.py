@@ -14,8 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from underpaint.core import RETRYABLE, ErrorCode, Mode, Params
+from underpaint.core import RETRYABLE, ErrorCode, Mode, Params, RequestError
 from underpaint.core.capabilities import EngineCapabilities
+from underpaint.core.spec import LoraRef
 
 
 class JobCancelled(Exception):
@@ -92,6 +93,12 @@ class Engine(Protocol):
         None for engines without models."""
         ...
 
+    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
+        """`loras` checked against the model a job naming `model` runs on, each with its content sha256
+        filled in (what the recipe records). Raises RequestError: unknown_lora, incompatible_lora,
+        lora_changed (a sha256 the job gives is no longer the LoRA's), unsupported_feature."""
+        ...
+
     def preload(self) -> None:
         """Make the first job fast (load the default model in the background); may do nothing."""
         ...
@@ -103,7 +110,7 @@ class Engine(Protocol):
 
 class ModellessEngine(ABC):
     """The per-model half of `Engine` for engines that load no models: one set of
-    capabilities whatever the job names, no model identity, nothing to preload."""
+    capabilities whatever the job names, no model identity, no LoRAs, nothing to preload."""
 
     @property
     @abstractmethod
@@ -119,6 +126,14 @@ class ModellessEngine(ABC):
     def model_identity(self, model: str | None) -> tuple[str, str | None] | None:
         del model
         return None
+
+    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
+        del model
+        if loras:
+            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE,
+                               f"The {self.capabilities.name} engine cannot apply LoRAs: it runs no model weights. "
+                               "Remove the LoRAs, or use an engine that loads models (diffusers).")
+        return loras
 
     def preload(self) -> None:
         return None

@@ -3,8 +3,9 @@
 The websocket, the hot folder and the Python API each describe what they
 received as a JobRequest and hand it to the same Intake: `check` runs before
 any pixels are decoded (so the websocket never accepts a doomed upload),
-`spec` after, and a job that names an unknown engine, model or scheduler is
-refused here with its own code rather than queued to fail later.
+`spec` after, and a job that names an unknown engine, model, scheduler or
+LoRA (or a LoRA its model cannot take) is refused here with its own code
+rather than queued to fail later.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
 from underpaint.core.capabilities import EngineCapabilities
+from underpaint.core.spec import LoraRef
 from underpaint.engines.base import Engine
 from underpaint.imaging.canvas import check_expand
 
@@ -64,8 +66,13 @@ class Intake:
 
     def check(self, request: JobRequest) -> str:
         """Everything that can be refused from the request alone; returns the engine name."""
+        return self._checked(request)[0]
+
+    def _checked(self, request: JobRequest) -> tuple[str, Params]:
+        """The engine name, and the params with each LoRA's content hash pinned."""
         job = request.job_id
         name, caps = self.resolve(request.params, job)
+        loras = pin_loras(self.engines[name], request.params, job)
         check_mode(request.mode, caps, job)
         check_region(request.region, request.document, job)
         self._check_pixels(request.region, "region", job)
@@ -83,12 +90,12 @@ class Intake:
                 raise RequestError(ErrorCode.SIZE_MISMATCH,
                                    f"The {what} is {size.width}x{size.height} but the region is "
                                    f"{request.region.width}x{request.region.height}.", job)
-        return name
+        return name, request.params.model_copy(update={"engine": name, "loras": loras})
 
     def spec(self, request: JobRequest, image: np.ndarray | None, mask: np.ndarray | None, source: str,
              client: str, notes: Sequence[str] = ()) -> JobSpec:
         """The JobSpec for `request` with its decoded pixels, checked like `check` does."""
-        engine = self.check(request)
+        _, params = self._checked(request)
         if image is not None and (image.dtype != np.uint8 or image.shape[2:] != (4,)):
             raise RequestError(ErrorCode.BAD_IMAGE, "The image must be RGBA8.", request.job_id)
         if mask is not None and (mask.dtype != np.uint8 or mask.ndim != 2):
@@ -101,7 +108,7 @@ class Intake:
         if request.mode in NEEDS_MASK and (mask is None or not mask.any()):
             raise RequestError(ErrorCode.EMPTY_MASK, "The mask selects nothing: every pixel is 0.", request.job_id)
         return JobSpec(
-            job_id=request.job_id, mode=request.mode, params=request.params.model_copy(update={"engine": engine}),
+            job_id=request.job_id, mode=request.mode, params=params,
             document=request.document, region=request.region, image=image, mask=mask, source=source,
             client=client, input_warnings=tuple(notes),
         )
@@ -111,6 +118,15 @@ class Intake:
             raise RequestError(ErrorCode.TOO_MANY_PIXELS,
                                f"The {what} has {rect.area} pixels; this agent takes at most {self.max_pixels}.",
                                job_id)
+
+
+def pin_loras(engine: Engine, params: Params, job_id: str) -> tuple[LoraRef, ...]:
+    """The job's LoRAs with their content hashes, or the engine's refusal as this job's (also run by the
+    pipeline, for JobSpecs built in code)."""
+    try:
+        return engine.pin_loras(params.model, params.loras)
+    except RequestError as exc:
+        raise RequestError(exc.code, exc.message, job_id) from None
 
 
 def check_mode(mode: Mode, caps: EngineCapabilities, job_id: str) -> None:

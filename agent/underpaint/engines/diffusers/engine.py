@@ -2,7 +2,9 @@
 
 Knows nothing of documents: it gets a WorkItem at working size and yields one
 RGB8 image per seed, each as soon as it is decoded (variants run one by one;
-docs/benchmarks.md says why not batched).
+docs/benchmarks.md says why not batched). A job's LoRA stack is applied to the
+warm model before its first variant and switched off after its last
+(engines/diffusers/adapters.py).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from underpaint.core import ErrorCode, Mode
+from underpaint.core import ErrorCode, Mode, RequestError
 from underpaint.core.capabilities import EngineCapabilities
+from underpaint.core.spec import LoraRef
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
+from underpaint.engines.diffusers import adapters
 from underpaint.engines.diffusers.cache import ModelCache
 from underpaint.engines.diffusers.calls import run_one
 from underpaint.engines.diffusers.checkpoint import ModelFileError
-from underpaint.engines.diffusers.loader import LoadOptions
+from underpaint.engines.diffusers.loader import LoadedModel, LoadOptions
 from underpaint.engines.diffusers.previews import latents_to_rgb, wants_preview
 from underpaint.engines.diffusers.registry import ModelEntry, ModelRegistry, RegistryError, make_entry
 from underpaint.engines.diffusers.schedulers import SCHEDULER_NAMES
@@ -51,17 +55,21 @@ class DiffusersEngine:
         return self.capabilities_for(None)
 
     def capabilities_for(self, model: str | None) -> EngineCapabilities:
-        """Capabilities with `model`'s native sizes (the default model's when None)."""
+        """Capabilities with `model`'s native sizes and LoRAs (the default model's when None)."""
+        entries = self.registry.entries()
+        loras: tuple[str, ...] = ()
         try:
             entry = self.entry(model)
             native_min, native_max, max_pixels = entry.native or entry.arch.native
             label = f"{entry.name} ({entry.architecture})"
+            loras = _loras_for(entry, entries)
         except (RegistryError, ModelFileError):
             native_min, native_max, max_pixels, label = 512, 768, 512 * 768, f"{model} (unavailable)"
-        names = sorted({*self.registry.entries(), self.default_name})
+        names = sorted({*(name for name, e in entries.items() if e.role == "model"), self.default_name})
         return EngineCapabilities(
             name=NAME, modes=MODES, uses_prompt=True, native_min=native_min, native_max=native_max,
             multiple=8, max_pixels=max_pixels, models=tuple(names), schedulers=SCHEDULER_NAMES,
+            loras=loras,
             description=(f"Stable Diffusion through diffusers on {self.options.placement.label}; model {label}; "
                          f"schedulers {', '.join(SCHEDULER_NAMES)}."),
         )
@@ -75,10 +83,16 @@ class DiffusersEngine:
     def default_name(self) -> str:
         return self.entry(None).name
 
+    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
+        return tuple(ref.model_copy(update={"sha256": entry.sha256}) for ref, entry in self._stack(model, loras))
+
     def entry(self, model: str | None) -> ModelEntry:
         name = model or self.default_model
         entries = self.registry.entries()
         if name in entries:
+            if entries[name].role == "lora":
+                raise RegistryError(f"'{name}' is a LoRA, not a model: give it in the job's LoRAs "
+                                    f"(--lora {name}) on a {entries[name].architecture} model.")
             return entries[name]
         path = Path(name).expanduser()
         if model is None and path.exists():
@@ -100,11 +114,56 @@ class DiffusersEngine:
 
         threading.Thread(target=load, name="underpaint-preload", daemon=True).start()
 
+    def _stack(self, model: str | None, loras: tuple[LoraRef, ...]) -> list[tuple[LoraRef, ModelEntry]]:
+        """Each of `loras` with its registry entry, checked against the model (RequestError when one cannot run)."""
+        if not loras:
+            return []
+        try:
+            base = self.entry(model)
+        except RegistryError as exc:
+            raise RequestError(ErrorCode.UNKNOWN_MODEL, str(exc)) from None
+        entries = self.registry.entries()
+        stack = []
+        for ref in loras:
+            entry = entries.get(ref.name)
+            if entry is None or entry.role != "lora":
+                known = ", ".join(_loras_for(base, entries)) or "none registered"
+                raise RequestError(ErrorCode.UNKNOWN_LORA,
+                                   f"No LoRA named '{ref.name}' (for {base.name}: {known}); add one with "
+                                   "`underpaint models add NAME FILE.safetensors`.")
+            if entry.arch.family is not base.arch.family:
+                raise RequestError(ErrorCode.INCOMPATIBLE_LORA,
+                                   f"LoRA '{ref.name}' was made for {entry.architecture} models, but model "
+                                   f"'{base.name}' is {base.architecture}; use a LoRA made for "
+                                   f"{base.arch.family}, or a {entry.architecture} model.")
+            if ref.sha256 is not None and ref.sha256 != entry.sha256:
+                raise RequestError(ErrorCode.LORA_CHANGED,
+                                   f"LoRA '{ref.name}' is not the one this job asks for: its content hash is "
+                                   f"{entry.sha256[:12]}, the job pins {ref.sha256[:12]}. Register the original "
+                                   f"file as '{ref.name}' again, or drop the pinned sha256 to use this one.")
+            stack.append((ref, entry))
+        return stack
+
     def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
         try:
+            stack = [(entry, ref.weight) for ref, entry in self._stack(work.params.model, work.params.loras)]
             model = self.cache.get(self.entry(work.params.model))
+            adapters.apply(model, stack)
         except (RegistryError, ModelFileError) as exc:
             raise EngineError(ErrorCode.MODEL_UNAVAILABLE, str(exc)) from None
+        try:
+            yield from self._variants(model, work, progress, cancel)
+        except GeneratorExit:
+            # Abandoned by its consumer, perhaps collected later while another job runs: leave the
+            # LoRAs to that job (each job sets its own stack before its first step).
+            raise
+        except BaseException:
+            adapters.switch_off(model)
+            raise
+        adapters.switch_off(model)
+
+    def _variants(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken
+                  ) -> Iterator[np.ndarray]:
         family = model.arch.family
         for index, seed in enumerate(work.seeds):
             cancel.raise_if_cancelled()
@@ -125,3 +184,9 @@ class DiffusersEngine:
                 log.exception("diffusers call failed")
                 raise EngineError(ErrorCode.ENGINE_FAILED, f"The diffusers engine failed: {exc}") from exc
             yield image
+
+
+def _loras_for(model: ModelEntry, entries: dict[str, ModelEntry]) -> tuple[str, ...]:
+    """The registered LoRAs made for `model`'s family (a family's LoRAs fit its inpainting models too)."""
+    return tuple(sorted(name for name, entry in entries.items()
+                        if entry.role == "lora" and entry.arch.family is model.arch.family))

@@ -9,6 +9,7 @@ cache first). Hub models are pulled into that cache once and load as folders.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +74,9 @@ class LoadedModel:
     placement: Placement
     base: Any
     _pipes: dict[PipelineKind, Any] = field(default_factory=dict)
+    adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    """LoRAs loaded into this model's UNet and text encoders: adapter name -> LoRA name, least recently used
+    first (engines/diffusers/adapters.py)."""
 
     def pipeline(self, kind: PipelineKind) -> Any:
         """The pipeline for `kind`, made on first use from the base one's components (no weight copies).

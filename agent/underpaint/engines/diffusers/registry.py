@@ -1,8 +1,10 @@
-"""The registry of named models: a small JSON file, managed by `underpaint models ...`.
+"""The registry of named models and LoRAs: a small JSON file, managed by `underpaint models ...`.
 
-Each entry says where the weights are (a diffusers folder, a single-file
-checkpoint, or a hub id already pulled into the Hugging Face cache), what
-architecture they are, and their content hash, which goes into every recipe.
+Each entry says what it is (a whole model, or a LoRA applied on top of one),
+where the weights are (a diffusers folder, a single-file checkpoint or LoRA,
+or a hub id already pulled into the Hugging Face cache), what architecture
+they are (for a LoRA, the family it was made for), and their content hash,
+which goes into every recipe.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from underpaint.engines.diffusers.architecture import Architecture
-from underpaint.engines.diffusers.checkpoint import ModelFileError, content_sha256, fingerprint
+from underpaint.engines.diffusers.checkpoint import (
+    ModelFileError,
+    content_sha256,
+    fingerprint,
+    read_safetensors_header,
+)
+from underpaint.engines.diffusers.lora_files import detect_lora, is_lora
 
 SourceKind = Literal["folder", "single_file", "hub"]
+Role = Literal["model", "lora"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -26,6 +35,7 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
+    role: Role = Field(default="model", description="A whole model, or a LoRA that jobs apply on top of one.")
     source: str = Field(description="Folder or file path, or the hub id for pulled models.")
     kind: SourceKind
     path: str = Field(description="Where the weights are on disk (for hub models, the snapshot folder).")
@@ -97,11 +107,17 @@ class ModelRegistry:
 def make_entry(name: str, path: Path, kind: SourceKind | None = None, source: str | None = None,
                config: str | None = None, native: tuple[int, int, int] | None = None,
                allow_ckpt: bool = False) -> ModelEntry:
-    """Inspect `path` (detect its architecture, hash its content) and describe it as a registry entry."""
+    """Inspect `path` (model or LoRA, its architecture, its content hash) and describe it as a registry entry."""
     if not _NAME.match(name):
         raise RegistryError(f"'{name}' is not a usable model name: letters, digits, '.', '_' and '-', "
                             "at most 64 characters.")
     path = path.expanduser().resolve()
+    if path.is_file() and path.suffix == ".safetensors" and is_lora(tensors := read_safetensors_header(path)):
+        if config is not None or native is not None:
+            raise RegistryError(f"{path} is a LoRA; --config and --native are for models.")
+        return ModelEntry(name=name, role="lora", source=source or str(path), kind=kind or "single_file",
+                          path=str(path), architecture=str(detect_lora(tensors, path)), sha256=content_sha256(path),
+                          fingerprint=fingerprint(path))
     if path.is_file() and path.suffix != ".safetensors" and not allow_ckpt:
         raise ModelFileError(f"{path} is a pickle checkpoint, which can run code when loaded. Convert it to "
                              ".safetensors, or add it with --allow-ckpt if you trust where it came from.")
