@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -45,6 +47,15 @@ def drop(staging: Path, inbox: Path) -> None:
     """Move every staged file into in/ (renames: each file appears complete, as a finished copy does)."""
     for path in sorted(staging.iterdir()):
         path.rename(inbox / path.name)
+
+
+def watch_process(folder: Path, tmp_path: Path, extra_env: dict[str, str] | None = None,
+                  preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+    """`underpaint watch folder` as a real process, its config and data under tmp_path."""
+    env = os.environ | {"UNDERPAINT_CONFIG_DIR": str(tmp_path / "config"),
+                        "UNDERPAINT_DATA_DIR": str(tmp_path / "data")} | (extra_env or {})
+    return subprocess.Popen([sys.executable, "-m", "underpaint", "watch", str(folder), "--stable-seconds", "0.3"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec_fn)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +14,12 @@ import pytest
 from PIL import Image
 from psd_tools import PSDImage
 
+from agent_process import agent_env, start_server, underpaint
 from conftest import soft_ellipse, textured_rgba
 from underpaint.client.agent_client import AgentClient
 from underpaint.core import Mode, Params, Rect, Size
 from underpaint.results.png import read_png_recipe
 from underpaint.wire.messages import Error, Progress
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -43,32 +33,9 @@ class Served:
         return underpaint(self.env, "token").stdout.strip()
 
 
-def underpaint(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "underpaint", *args], env=env, capture_output=True, text=True,
-                          check=check, timeout=120)
-
-
-def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "underpaint", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{env['UNDERPAINT_PORT']}/health", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the agent did not start")
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return os.environ | {
-        "UNDERPAINT_CONFIG_DIR": str(tmp_path / "config"),
-        "UNDERPAINT_DATA_DIR": str(tmp_path / "data"),
-        "UNDERPAINT_PORT": str(free_port()),
-    }
+    return agent_env(tmp_path)
 
 
 @pytest.fixture
@@ -147,9 +114,9 @@ def test_a_job_in_flight_when_the_agent_is_killed_is_failed_on_restart(env: dict
     async def final_event() -> Error:
         async with await AgentClient.connect(url, token) as client:
             await client.resume("doomed", 0)
-            message, _ = await client.next_event()
-            assert isinstance(message, Error)
-            return message
+            outcome = await client.follow("doomed")  # the events it kept, then its ending
+            assert outcome.error is not None
+            return outcome.error
 
     asyncio.run(submit_and_wait_for_progress())
     process.send_signal(signal.SIGKILL)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from PIL import Image
 from safetensors.torch import save_file
 
+from agent_process import free_port, start_server, underpaint
 from conftest import soft_ellipse, textured_rgba
-from test_cli import free_port, start_server, underpaint
 from tiny_pipelines import MODELS, NATIVE, build_tiny_models
 from underpaint.cli import main
 from underpaint.engines.diffusers.architecture import Architecture, Family, detect

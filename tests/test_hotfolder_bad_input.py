@@ -75,6 +75,11 @@ def unsupported_file(stage: Path) -> None:
     (stage / "bad.docx").write_bytes(b"PK\x03\x04 not an image")
 
 
+def recipe_nested_5000_levels_deep(stage: Path) -> None:
+    small_job(stage, "bad")
+    (stage / "bad.json").write_text('{"params": {"prompt": ' + "[" * 5000 + "]" * 5000 + "}}")
+
+
 def mask_without_an_image(stage: Path) -> None:
     small_job(stage, "bad")
     (stage / "bad.png").unlink()
@@ -86,6 +91,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str, dict[str, float]]] = {
     "invalid recipe json": (invalid_recipe_json, "invalid_recipe", {}),
     "recipe with out of range params": (recipe_with_out_of_range_params, "invalid_recipe", {}),
     "recipe with an unknown field": (recipe_with_an_unknown_field, "invalid_recipe", {}),
+    "recipe nested 5000 levels deep": (recipe_nested_5000_levels_deep, "invalid_recipe", {}),
     "recipe naming an unknown engine": (recipe_naming_an_unknown_engine, "unknown_engine", {}),
     "recipe naming an unknown model": (recipe_naming_an_unknown_model, "unknown_model", {}),
     "recipe path outside the folder": (recipe_path_outside_the_folder, "path_outside_folder", {}),

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from hotfolder_support import big_job, check_psd, drop, history, journal, names, wait_until
-
-
-def watch(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "underpaint", "watch", str(folder), "--stable-seconds", "0.3"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+from hotfolder_support import big_job, check_psd, drop, history, journal, names, small_job, wait_until, watch_process
 
 
 def test_an_agent_killed_mid_job_and_restarted_finishes_every_job_exactly_once(tmp_path: Path) -> None:
     hot, db = tmp_path / "hot", tmp_path / "data" / "history.sqlite3"
-    env = os.environ | {"UNDERPAINT_CONFIG_DIR": str(tmp_path / "config"),
-                        "UNDERPAINT_DATA_DIR": str(tmp_path / "data")}
     jobs = [f"job{i}" for i in range(4)]
     for name in jobs:
         big_job(tmp_path / "stage", name)
-    first = watch(hot, env)
+    first = watch_process(hot, tmp_path)
     try:
         wait_until(lambda: (hot / "in").is_dir(), 60, "the watcher to create its folders")
         drop(tmp_path / "stage", hot / "in")
@@ -42,7 +32,7 @@ def test_an_agent_killed_mid_job_and_restarted_finishes_every_job_exactly_once(t
     interrupted = [r["job_id"] for r in journal(db) if r["state"] == "submitted"]
     assert interrupted and names(hot / "processing") != []
 
-    second = watch(hot, env)
+    second = watch_process(hot, tmp_path)
     try:
         wait_until(lambda: len(names(hot / "done")) == 3 * len(jobs), 240, "every job to finish after the restart")
     finally:
@@ -66,3 +56,62 @@ def test_an_agent_killed_mid_job_and_restarted_finishes_every_job_exactly_once(t
         assert states[job_id] == ("error", "agent_restarted")
         assert states[f"{job_id}.2"] == ("done", None)
     assert sum(state == ("done", None) for state in states.values()) == len(jobs)
+
+
+KILL_AT = "UNDERPAINT_HOTFOLDER_KILL_AT"
+"""The hot folder's fault-injection point (hotfolder/faults.py): the watcher SIGKILLs itself at that step."""
+JOBS = ["a", "b", "c"]
+
+
+def run_until_it_kills_itself(tmp_path: Path, step: str) -> None:
+    """Small jobs already in in/, and a watcher told to die half-way through `step` of the first one."""
+    for index, name in enumerate(JOBS):
+        small_job(tmp_path / "hot" / "in", name, seed=index)
+    agent = watch_process(tmp_path / "hot", tmp_path, {KILL_AT: step})
+    try:
+        assert agent.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+
+
+def restart_until_every_job_is_done(tmp_path: Path) -> None:
+    hot = tmp_path / "hot"
+    agent = watch_process(hot, tmp_path)
+    try:
+        wait_until(lambda: len(names(hot / "done")) == 2 * len(JOBS), 60, "every job to finish after the restart")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=30) == 0
+    assert names(hot / "in") == [] and names(hot / "processing") == [] and names(hot / "failed") == []
+    assert names(hot / "out") == JOBS
+    assert names(hot / "done") == sorted(f"{name}{suffix}" for name in JOBS for suffix in (".mask.png", ".png"))
+
+
+def test_an_agent_killed_while_claiming_files_finishes_every_job_exactly_once_after_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "history.sqlite3"
+    run_until_it_kills_itself(tmp_path, "claiming")
+    [half] = journal(db)
+    assert half["state"] == "claiming" and len(names(tmp_path / "hot" / "processing" / half["job_id"])) == 1
+
+    restart_until_every_job_is_done(tmp_path)
+    rows = journal(db)
+    assert sorted(r["name"] for r in rows) == JOBS
+    assert {(r["state"], r["attempts"]) for r in rows} == {("done", 1)}
+    assert sorted((j["state"], j["source"]) for j in history(db)) == [("done", "hotfolder")] * len(JOBS)
+
+
+def test_an_agent_killed_while_moving_originals_finishes_every_job_exactly_once_after_a_restart(
+        tmp_path: Path) -> None:
+    db = tmp_path / "data" / "history.sqlite3"
+    run_until_it_kills_itself(tmp_path, "moving-originals")
+    [half] = [r for r in journal(db) if r["state"] == "finishing"]
+    assert len(names(tmp_path / "hot" / "done")) == 1
+
+    restart_until_every_job_is_done(tmp_path)
+    rows = {r["job_id"]: r for r in journal(db)}
+    assert sorted(r["name"] for r in rows.values()) == JOBS and {r["state"] for r in rows.values()} == {"done"}
+    assert rows[half["job_id"]]["attempts"] == 1  # its outputs were complete: filed, never run again
+    done = sorted(j["job_id"].split(".")[0] for j in history(db) if j["state"] == "done")
+    assert done == sorted(rows)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agent_process import free_port, start_server, underpaint
 from conftest import soft_ellipse, textured_rgba
-from test_cli import free_port, start_server, underpaint
 
 H, W = 60, 80
 JOBS = {

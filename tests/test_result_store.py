@@ -210,3 +210,26 @@ def test_read_recipe_rejects_other_files(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(ValueError, match="not a recipe"):
         read_recipe(path)
+
+
+def test_a_save_that_fails_part_way_leaves_no_file_of_the_job(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (store.root / "job-1" / "recipe.json").mkdir(parents=True)  # the last file cannot replace a folder
+    with pytest.raises(IsADirectoryError):
+        store.save(make_result(), "job-1")
+    assert not (store.root / "job-1").exists()
+
+
+def test_saved_layers_are_each_variants_pixels_and_mask(tmp_path: Path) -> None:
+    result = make_result()
+    store = _store(tmp_path)
+    store.save(result, "job-1")
+    layers = store.saved_layers("job-1")
+    assert layers is not None and len(layers) == len(result.layers)
+    for (pixels, mask), layer in zip(layers, result.layers, strict=True):
+        np.testing.assert_array_equal(pixels, layer.pixels)
+        np.testing.assert_array_equal(mask, layer.mask)
+
+
+def test_saved_layers_of_a_job_without_files_are_none(tmp_path: Path) -> None:
+    assert _store(tmp_path).saved_layers("job-1") is None

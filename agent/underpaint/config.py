@@ -42,7 +42,15 @@ class Settings(BaseModel):
     max_message_bytes: int = Field(default=(1 << 20) + 4096, ge=4096)
     max_variants: int = Field(default=16, ge=1, le=16)
     queue_size: int = Field(default=32, ge=1)
+    queue_share: float = Field(default=0.5, gt=0, le=1, description="Most of queue_size one connection may hold.")
     upload_timeout: float = Field(default=30.0, gt=0)
+    upload_memory_mb: float = Field(default=1024.0, gt=0, description="MB all unfinished uploads may announce.")
+    upload_memory_per_connection_mb: float = Field(
+        default=512.0, gt=0, description="MB one connection's unfinished uploads may announce.")
+    resume_memory_mb: float = Field(default=256.0, ge=0,
+                                    description="MB of finished jobs' result frames kept in memory for resume.")
+    http_header_timeout: float = Field(default=10.0, gt=0,
+                                       description="Seconds an HTTP connection may take to send a request's headers.")
     result_max_age_days: float = Field(default=14.0, gt=0)
     result_max_total_mb: float = Field(default=4096.0, gt=0)
     hot_folder: Path | None = None

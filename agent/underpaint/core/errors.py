@@ -17,6 +17,8 @@ class ErrorCode(StrEnum):
     CHUNK_OUT_OF_ORDER = "chunk_out_of_order"
     UPLOAD_SIZE_MISMATCH = "upload_size_mismatch"
     UPLOAD_TIMEOUT = "upload_timeout"
+    UPLOAD_TOO_LARGE = "upload_too_large"
+    UPLOAD_BUDGET_EXCEEDED = "upload_budget_exceeded"
     BAD_IMAGE = "bad_image"
     SIZE_MISMATCH = "size_mismatch"
     EMPTY_MASK = "empty_mask"
@@ -27,19 +29,27 @@ class ErrorCode(StrEnum):
     UNKNOWN_MODEL = "unknown_model"
     UNKNOWN_SCHEDULER = "unknown_scheduler"
     MODEL_UNAVAILABLE = "model_unavailable"
+    UNKNOWN_LORA = "unknown_lora"
+    INCOMPATIBLE_LORA = "incompatible_lora"
+    LORA_CHANGED = "lora_changed"
+    UNSUPPORTED_FEATURE = "unsupported_feature"
     QUEUE_FULL = "queue_full"
+    CLIENT_QUEUE_FULL = "client_queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"
     UNKNOWN_JOB = "unknown_job"
     ENGINE_FAILED = "engine_failed"
     AGENT_RESTARTED = "agent_restarted"
+    RESULT_NOT_SAVED = "result_not_saved"
     INTERNAL = "internal_error"
 
 
 # The codes a client may resubmit unchanged and expect to succeed: the agent was busy, went away,
-# or the engine hit a transient failure (memory, a device hiccup). Everything else is about the
-# request itself, or a model file that is missing or broken, and fails again until someone acts.
+# the engine hit a transient failure (memory, a device hiccup), or the disk had no room for the result
+# files. Everything else is about the request itself, or a model file that is missing or broken, and
+# fails again until someone acts.
 RETRYABLE = frozenset(
-    {ErrorCode.UPLOAD_TIMEOUT, ErrorCode.QUEUE_FULL, ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED}
+    {ErrorCode.UPLOAD_TIMEOUT, ErrorCode.UPLOAD_BUDGET_EXCEEDED, ErrorCode.QUEUE_FULL, ErrorCode.CLIENT_QUEUE_FULL,
+     ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED, ErrorCode.RESULT_NOT_SAVED}
 )
 
 

@@ -94,7 +94,7 @@ def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> Job
         found[role].append(base / name)
     if found["other"]:
         raise HotFolderError("unsupported_file", f"Underpaint does not know what to do with "
-                             f"{found['other'][0].name}: drop images (PNG, JPEG, WebP, TIFF, BMP), masks "
+                             f"{found['other'][0].name}: drop images (PNG, JPEG, WebP, TIFF, BMP, GIF), masks "
                              "named NAME.mask.png and recipes named NAME.json.")
     for role in ("image", "mask", "recipe"):
         if len(found[role]) > 1:
@@ -178,6 +178,8 @@ def _read_sidecar(path: Path, label: str) -> Sidecar:
         return Sidecar.model_validate(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HotFolderError("invalid_recipe", f"{label} is not a valid recipe: {_first_problem(exc)}.") from None
+    except RecursionError:  # the JSON decoder's depth guard: a recipe is a few levels deep, never thousands
+        raise HotFolderError("invalid_recipe", f"{label} is not a valid recipe: it is nested too deeply.") from None
 
 
 def _params(sidecars: list[Sidecar]) -> Params:
@@ -228,7 +230,11 @@ def _load(path: Path, root: Path, channels: int, max_pixels: int) -> tuple[np.nd
                     raise HotFolderError("too_many_pixels", f"{path.name} has {image.width * image.height} pixels; "
                                          f"this agent takes at most {max_pixels}.")
                 image.load()
-                return to_array(image, channels)
+                pixels, notes = to_array(image, channels)
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:  # an animated GIF, WebP or a multi-page TIFF: one job fills one picture
+                    notes.append(f"{path.name} has {frames} frames; only the first was used.")
+                return pixels, notes
     except HotFolderError:
         raise
     except Exception as exc:

@@ -2,7 +2,8 @@
 
     DIR/in/            drop files or folders here
     DIR/processing/    <job id>/ holds a claimed job's files while it runs
-    DIR/out/<name>/    results: <name>.psd, <name>.variant-N.png, recipe.json, <name>.contact.png
+    DIR/out/<name>/    results: <name>.psd, <name>.variant-N.png, recipe.json, <name>.contact.png,
+                       warnings.txt when the job had warnings (<name> shortened when too long: outputs.fit_name)
     DIR/done/          originals after success
     DIR/failed/        originals after failure, plus <name>.error.json
     DIR/defaults.json  optional folder-wide recipe defaults
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".partial", ".download", ".swp")
 READY_MARKER = "READY"
 SUBFOLDERS = ("in", "processing", "out", "done", "failed")
@@ -71,17 +72,20 @@ def is_ignored(name: str) -> bool:
 
 
 def classify(name: str) -> tuple[str, Role]:
-    """(stem, role): `photo.png` -> image, `photo.mask.png` -> mask, `photo.json` -> recipe."""
+    """(stem, role): `photo.png` -> image, `photo.mask.png` -> mask, `photo.json` -> recipe.
+
+    Anything else is "other", with the stem its name would have as an image or mask
+    (`photo.heic` and `photo.mask.heic` -> `photo`).
+    """
     path = Path(name)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return path.stem, "recipe"
+    inner = Path(path.stem)
+    is_mask = inner.suffix.lower() == ".mask"
     if suffix in IMAGE_SUFFIXES:
-        inner = Path(path.stem)
-        if inner.suffix.lower() == ".mask":
-            return inner.stem, "mask"
-        return path.stem, "image"
-    return path.stem or name, "other"
+        return (inner.stem, "mask") if is_mask else (path.stem, "image")
+    return (inner.stem if is_mask else path.stem) or name, "other"
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,11 @@ def _observe(entry: os.DirEntry[str]) -> _Observed | None:
 
 
 def _groups(entries: dict[str, _Observed]) -> list[Group]:
+    """Folders alone; files by stem. A file Underpaint cannot read joins the mask and recipe of its stem
+    when they have no image (it was meant as theirs, so they fail with it rather than wait for an image
+    that never comes); beside an image it is a job of its own, so a stray `photo.xmp` spoils nothing."""
     by_stem: dict[str, list[tuple[str, Role]]] = {}
+    others: list[tuple[str, str]] = []
     groups: list[Group] = []
     for name, observed in sorted(entries.items()):
         if observed.is_dir:
@@ -212,9 +220,16 @@ def _groups(entries: dict[str, _Observed]) -> list[Group]:
             continue
         stem, role = classify(name)
         if role == "other":
-            groups.append(Group(stem, (name,), "files", ("other",)))
+            others.append((stem, name))
         else:
             by_stem.setdefault(stem, []).append((name, role))
+    for stem, name in others:
+        members = by_stem.get(stem)
+        if members is not None and all(role != "image" for _, role in members):
+            members.append((name, "other"))
+        else:
+            groups.append(Group(stem, (name,), "files", ("other",)))
     for stem, members in sorted(by_stem.items()):
+        members.sort()
         groups.append(Group(stem, tuple(m for m, _ in members), "files", tuple(r for _, r in members)))
     return groups

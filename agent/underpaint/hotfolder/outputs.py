@@ -1,30 +1,58 @@
 """Result files in out/<name>/, the contact sheet, and moving originals to done/ or failed/.
 
-Every file is written under a temporary name and renamed into place, so a
-reader never sees half a file. Nothing is ever overwritten: clashing names get
-a `-2`, `-3`, ... suffix.
+Every file is written under a short temporary name and renamed into place, so
+a reader never sees half a file. Nothing is ever overwritten: clashing names get
+a `-2`, `-3`, ... suffix. A name longer than a file name may be is cut by one
+rule (`fit_name`), and the job's files say so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from underpaint.results.png import encode_png
-from underpaint.results.psd import write_atomically
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import SavedResult
+
+from .faults import kill_point
 
 THUMB_HEIGHT = 256
 _PAD = 12
 _CAPTION = 22
 _BACKGROUND = (38, 38, 38, 255)
+NAME_MAX = 255
+"""Bytes of UTF-8 in one file name on Linux and macOS; NTFS counts UTF-16 units, never more than these bytes."""
+WARNINGS_FILE = "warnings.txt"
+ERROR_SUFFIX = ".error.json"
+
+
+def fit_name(stem: str, suffix: str = "") -> str:
+    """`stem + suffix`, or, when that is too long for a file name, the stem cut on a character boundary and
+    marked with `~` and 8 hex digits of its SHA-256, so long names that begin alike stay apart."""
+    if _fits(stem + suffix):
+        return stem + suffix
+    mark = "~" + hashlib.sha256(os.fsencode(stem)).hexdigest()[:8]
+    cut = stem
+    while cut and not _fits(cut + mark + suffix):
+        cut = cut[:-1]
+    return cut + mark + suffix
+
+
+def output_stem(name: str, variants: int) -> str:
+    """The name a job's output files share: `name`, or `name` cut so that its longest output name fits."""
+    longest = max(".contact.png", f".variant-{variants}.png", key=len)
+    return fit_name(name, longest).removesuffix(longest)
 
 
 def reserve_out_dir(out: Path, name: str) -> Path:
@@ -39,17 +67,18 @@ def reserve_out_dir(out: Path, name: str) -> Path:
     raise RuntimeError(f"no free output folder name for {name!r}")
 
 
-def write_outputs(saved: SavedResult, recipe: Recipe, out_dir: Path, name: str) -> list[Path]:
-    """Copy the agent's result files into out_dir under the job's name and add a contact sheet."""
+def write_outputs(saved: SavedResult, recipe: Recipe, out_dir: Path, stem: str, warnings: list[str]) -> list[Path]:
+    """Copy the agent's result files into out_dir named after `stem`, add a contact sheet, and, when the job
+    had any, its warnings (the `done` message's, one per line)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [_copy(saved.psd, out_dir / f"{name}.psd")]
-    written += [_copy(path, out_dir / f"{name}.variant-{i + 1}.png") for i, path in enumerate(saved.variants)]
+    written = [_copy(saved.psd, out_dir / f"{stem}.psd")]
+    written += [_copy(path, out_dir / f"{stem}.variant-{i + 1}.png") for i, path in enumerate(saved.variants)]
     written.append(_copy(saved.recipe, out_dir / "recipe.json"))
     sheet = contact_sheet([_read_rgba(path) for path in saved.variants], recipe.seeds)
     data = encode_png(sheet, recipe)
-    contact = out_dir / f"{name}.contact.png"
-    write_atomically(contact, lambda file: file.write(data))
-    written.append(contact)
+    written.append(_write_bytes(out_dir / f"{stem}.contact.png", data))
+    if warnings:
+        written.append(_write_bytes(out_dir / WARNINGS_FILE, "".join(f"{w}\n" for w in warnings).encode()))
     return written
 
 
@@ -84,36 +113,68 @@ def move_originals(src_dir: Path, dest: Path, stem: str) -> str:
     for attempt in range(1, 10_000):
         tag = "" if attempt == 1 else f"-{attempt}"
         targets = [dest / _tagged(name, stem, tag) for name in names]
-        taken = [*targets, dest / f"{stem}{tag}.error.json"]
+        taken = [*targets, dest / error_file_name(stem + tag)]
         if not any(os.path.lexists(t) for t in taken):
             break
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         os.rename(src_dir / name, dest / _tagged(name, stem, tag))
+        kill_point("moving-originals")
     shutil.rmtree(src_dir, ignore_errors=True)
     return stem + tag
 
 
+def error_file_name(stem: str) -> str:
+    return fit_name(stem, ERROR_SUFFIX)
+
+
 def write_error(failed: Path, stem: str, code: str, message: str, job_id: str, files: list[str]) -> Path:
-    path = failed / f"{stem}.error.json"
-    body = {"code": code, "message": message, "job_id": job_id, "files": files,
-            "failed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    data = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    write_atomically(path, lambda file: file.write(data))
+    """NAME.error.json; when NAME is too long for that file name, a shortened one whose `notes` say so."""
+    path = failed / error_file_name(stem)
+    body: dict[str, object] = {"code": code, "message": message, "job_id": job_id, "files": files,
+                               "failed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if path.name != stem + ERROR_SUFFIX:
+        body["notes"] = [f"The name {stem} is too long for a file name here, so this file is {path.name}."]
+    _write_bytes(path, (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
+
+
+def _fits(name: str) -> bool:
+    return len(os.fsencode(name)) <= NAME_MAX
 
 
 def _tagged(name: str, stem: str, tag: str) -> str:
     if not tag:
         return name
     if name.startswith(stem):
-        return stem + tag + name[len(stem):]
-    return f"{Path(name).stem}{tag}{Path(name).suffix}"
+        return fit_name(stem + tag, name[len(stem):])
+    return fit_name(f"{Path(name).stem}{tag}", Path(name).suffix)
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write to a temporary file beside `path`, then rename it into place.
+
+    Not results.psd.write_atomically: its temporary name holds the final one, so a
+    final name that just fits makes a temporary name the OS refuses.
+    """
+    temp = path.with_name(f".underpaint-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with temp.open("xb") as file:
+            write(file)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    _write_atomically(path, lambda file: file.write(data))
+    return path
 
 
 def _copy(source: Path, target: Path) -> Path:
     with source.open("rb") as reader:
-        write_atomically(target, lambda file: shutil.copyfileobj(reader, file))
+        _write_atomically(target, lambda file: shutil.copyfileobj(reader, file))
     return target
 
 

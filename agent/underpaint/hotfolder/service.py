@@ -32,11 +32,12 @@ from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
 from underpaint.wire.messages import Cancelled, Done, Error, Progress
 
+from .faults import kill_point
 from .intake import BuiltJob, HotFolderError, build_job, find_files
 from .journal import Journal, JournalRow
 from .layout import Group, Layout, Tracker, classify
 from .lock import FolderLock
-from .outputs import move_originals, reserve_out_dir, write_error, write_outputs
+from .outputs import move_originals, output_stem, reserve_out_dir, write_error, write_outputs
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4
@@ -176,6 +177,7 @@ class HotFolder:
                 moved += 1
             except FileNotFoundError:
                 moved += (job_dir / name).exists()
+            kill_point("claiming")
         return moved
 
     async def _claim_and_fail(self, group: Group, code: str, message: str) -> None:
@@ -223,6 +225,11 @@ class HotFolder:
     def _build(self, row: JournalRow, agent_id: str) -> BuiltJob:
         job_dir = self.layout.processing / row.job_id
         members = sorted(p.name for p in job_dir.iterdir())
+        for member in members:
+            if (job_dir / member).is_symlink() and (job_dir / member).is_dir():
+                # Refused before anything looks inside: the error file must not list another folder's files.
+                raise HotFolderError("linked_folder", f"{member} is a link to a folder, and links to folders are "
+                                     "not followed; drop the folder itself.")
         kind = "folder" if len(members) == 1 and (job_dir / members[0]).is_dir() else "files"
         files = find_files(job_dir, members, kind, self.layout.inbox)
         return build_job(agent_id, row.name, files, self.layout.root, self.layout.defaults, self.manager.intake)
@@ -252,14 +259,29 @@ class HotFolder:
             return
         row = journal.get(job_id)
         assert row is not None
-        out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self.layout.out, row.name)
-        journal.set_out_dir(job_id, out_dir)
-        await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, row.name)
+        stem = output_stem(row.name, len(job.saved.variants))
+        warnings = list(done.warnings)
+        if stem != row.name:
+            warnings.append(f"The name {row.name} is too long for these file names, so the outputs are named {stem}.")
+        try:
+            out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self.layout.out, stem)
+            journal.set_out_dir(job_id, out_dir)
+            await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, stem, warnings)
+        except OSError as exc:
+            await self._fail(job_id, "write_failed", f"The agent could not write this job's outputs ({_why(exc)}); "
+                             "once out/ can take them, move the originals back into in/ to try again.")
+            return
         journal.set_state(job_id, "finishing")
         await self._file_done(row)
 
     async def _file_done(self, row: JournalRow) -> None:
-        await asyncio.to_thread(move_originals, self.layout.processing / row.job_id, self.layout.done, row.name)
+        try:
+            await asyncio.to_thread(move_originals, self.layout.processing / row.job_id, self.layout.done, row.name)
+        except OSError as exc:
+            await self._fail(row.job_id, "move_failed", f"The originals could not be moved to done/ ({_why(exc)}), "
+                             "so the outputs were removed; once done/ can take them, move the originals back "
+                             "into in/ to try again.")
+            return
         self._journal().set_state(row.job_id, "done")
         self._ended(row.job_id)
 
@@ -268,10 +290,17 @@ class HotFolder:
         journal.failing(job_id, code, message)
         row = journal.get(job_id)
         assert row is not None
-        await asyncio.to_thread(self._file_failed, row, code, message)
-        journal.set_state(job_id, "failed")
-        log.info("hot folder job %s (%s) failed: %s %s", job_id, row.name, code, message)
-        self._ended(job_id)
+        try:
+            await asyncio.to_thread(self._file_failed, row, code, message)
+        except OSError:
+            # Not even failed/ takes it: it stays in processing/, journalled as failing, and the next
+            # start files it. Its slot is freed all the same, so later jobs go on.
+            log.exception("hot folder job %s (%s) could not be filed in failed/", job_id, row.name)
+        else:
+            journal.set_state(job_id, "failed")
+            log.info("hot folder job %s (%s) failed: %s %s", job_id, row.name, code, message)
+        finally:
+            self._ended(job_id)
 
     def _file_failed(self, row: JournalRow, code: str, message: str) -> None:
         stem = move_originals(self.layout.processing / row.job_id, self.layout.failed, row.name)
@@ -354,6 +383,12 @@ class _Waker(FileSystemEventHandler):
             return  # opens and read-only closes: our own scans make these
         with contextlib.suppress(RuntimeError):  # the loop is closing
             self.loop.call_soon_threadsafe(self.wake.set)
+
+
+def _why(exc: OSError) -> str:
+    """`Not a directory (/path)`: the OS's reason and where, for the error file."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _new_job_id(name: str) -> str:

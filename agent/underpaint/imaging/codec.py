@@ -38,16 +38,20 @@ def _decode_png(data: bytes | bytearray, width: int, height: int, channels: int)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Opening reads only the header (IHDR): the size is checked before any pixel is
+            # decompressed, so a small file claiming a huge image costs nothing.
             image = Image.open(io.BytesIO(data))
+            if image.size != (width, height):
+                raise RequestError(
+                    ErrorCode.SIZE_MISMATCH,
+                    f"The PNG is {image.width}x{image.height} but was announced as {width}x{height}.",
+                )
             notes = depth_notes(image)
             image.load()
+    except RequestError:
+        raise
     except Exception as exc:
         raise RequestError(ErrorCode.BAD_IMAGE, f"The PNG could not be decoded: {exc}.") from exc
-    if image.size != (width, height):
-        raise RequestError(
-            ErrorCode.SIZE_MISMATCH,
-            f"The PNG is {image.width}x{image.height} but was announced as {width}x{height}.",
-        )
     array, more = to_array(image, channels)
     return array, notes + more
 

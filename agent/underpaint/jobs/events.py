@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from underpaint.wire.messages import JobEvent
+from underpaint.wire.messages import JobEvent, Preview, Progress
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,25 @@ class EventLog:
     def drop_pixels(self) -> None:
         """Forget the pixel-carrying events of an old job; its files stay downloadable."""
         self.events = [e for e in self.events if not e.frames]
+
+
+class EventArchive:
+    """A subscriber that hands a job's events to `write` (the history), so they outlive the agent.
+
+    Progress waits for the next other event and goes out in one batch with it: a job's steps cost
+    one write per variant, not one each. Previews are not kept: their pixels are on no disk, and a
+    replay without them only skips their seq numbers. Results are kept as messages; their pixels
+    come back from the job's files.
+    """
+
+    def __init__(self, write: Callable[[list[JobEvent]], None]) -> None:
+        self._write = write
+        self._pending: list[JobEvent] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event.message, Preview):
+            return
+        self._pending.append(event.message)
+        if not isinstance(event.message, Progress):
+            batch, self._pending = self._pending, []
+            self._write(batch)

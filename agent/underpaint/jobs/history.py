@@ -6,9 +6,11 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from underpaint.wire.messages import JobSummary
+from pydantic import Field, TypeAdapter
+
+from underpaint.wire.messages import JobEvent, JobSummary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -31,9 +33,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+-- Each job's events as sent (result pixels live in the job's files), so a resume after a restart
+-- misses nothing; IF NOT EXISTS adds the table to a history from before it.
+CREATE TABLE IF NOT EXISTS events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    message_json TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
 """
 
 ACTIVE_STATES = ("queued", "running")
+_JOB_EVENT: TypeAdapter[JobEvent] = TypeAdapter(Annotated[JobEvent, Field(discriminator="type")])
 
 
 def open_database(path: Path, schema: str) -> sqlite3.Connection:
@@ -62,8 +73,10 @@ class HistoryStore:
         rows = self._db.execute(
             "SELECT job_id FROM jobs WHERE state IN (?, ?)", ACTIVE_STATES
         ).fetchall()
+        # The error is numbered after the last event kept of the job.
         self._db.execute(
-            "UPDATE jobs SET state='error', error_code=?, error_message=?, finished_at=? "
+            "UPDATE jobs SET state='error', error_code=?, error_message=?, finished_at=?, last_seq=1 + "
+            "COALESCE((SELECT MAX(seq) FROM events WHERE events.job_id = jobs.job_id), last_seq) "
             "WHERE state IN (?, ?)",
             (code, message, time.time(), *ACTIVE_STATES),
         )
@@ -96,13 +109,40 @@ class HistoryStore:
     def set_files(self, job_id: str, files: dict[str, Any]) -> None:
         self._db.execute("UPDATE jobs SET files_json=? WHERE job_id=?", (json.dumps(files), job_id))
 
+    def save_events(self, messages: list[JobEvent]) -> None:
+        """One transaction, so a batch of progress costs one commit."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO events (job_id, seq, message_json) VALUES (?, ?, ?)",
+                [(message.job_id, message.seq, message.model_dump_json()) for message in messages],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        rows = self._db.execute("SELECT message_json FROM events WHERE job_id=? ORDER BY seq", (job_id,))
+        return [_JOB_EVENT.validate_json(row["message_json"]) for row in rows]
+
     def get(self, job_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return row
 
-    def recent(self, limit: int) -> list[JobSummary]:
-        rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+    def recent(self, limit: int, client: str | None = None, shared_source: str = "") -> list[JobSummary]:
+        """Newest first; with `client`, only that client's jobs and those from `shared_source`."""
+        if client is None:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM jobs WHERE client=? OR source=? ORDER BY created_at DESC LIMIT ?",
+                                    (client, shared_source, limit)).fetchall()
         return [summary(row) for row in rows]
+
+    def forget(self, job_id: str) -> None:
+        """Drop a job and its events, so that its id can name a new run (a retry of a failed one)."""
+        self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
 
 def summary(row: sqlite3.Row) -> JobSummary:

@@ -2,7 +2,8 @@
 
 Everything here runs on the event loop thread except the pipeline and the
 file sinks, which run in their own single-thread executors and hand events
-back with `call_soon_threadsafe` (a GPU runs one job at a time anyway).
+back with `call_soon_threadsafe` (a GPU runs one job at a time anyway), and
+the reading of saved results for a replay after a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -20,11 +22,11 @@ from PIL import Image
 from underpaint.core import RETRYABLE, ErrorCode, JobSpec, RequestError
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled
 from underpaint.imaging.codec import encode_png, raw_bytes
-from underpaint.jobs.events import Event, EventLog, Subscriber
+from underpaint.jobs.events import Event, EventArchive, EventLog, Subscriber
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
 from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.queue import FairQueue, QueueFull
+from underpaint.jobs.queue import FairQueue, OwnerFull, QueueFull
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import ResultStore, SavedResult
@@ -36,6 +38,7 @@ from underpaint.wire.messages import (
     Done,
     Downloads,
     Error,
+    JobEvent,
     JobSummary,
     LayerInfo,
     Preview,
@@ -45,10 +48,11 @@ from underpaint.wire.messages import (
 
 log = logging.getLogger(__name__)
 ResultFormat = Literal["raw", "png"]
-# Finished jobs stay resumable in full for the last few (their result frames are
-# large), then by their final message for a while, then only from the history.
-_KEEP_PIXELS_OF = 8
+# Finished jobs stay resumable in full while their result frames fit `resume_bytes`
+# (the newest always does), then without their pixels for a while, then only from the history.
 _KEEP_JOBS = 256
+# The hot folder's jobs belong to a shared folder, whose outputs anyone can open: every client sees them.
+_SHARED_SOURCE = "hotfolder"
 _PREVIEW_SIDE = 256
 
 
@@ -93,8 +97,10 @@ class JobManager:
         history: HistoryStore,
         queue_size: int,
         chunk_bytes: int,
+        resume_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.intake = intake
+        self.resume_bytes = resume_bytes
         self.engines = intake.engines
         self.store = store
         self.history = history
@@ -106,14 +112,26 @@ class JobManager:
         self._engine_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-engine")
         self._sink_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-sinks")
         self._worker: asyncio.Task[None] | None = None
+        # Writing a job's files and replaying an earlier run's job: close() lets them finish.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         interrupted = self.history.fail_interrupted(
             ErrorCode.AGENT_RESTARTED, "The agent stopped while this job was queued or running; submit it again.")
         if interrupted:
             log.warning("marked %d interrupted job(s) as failed: %s", len(interrupted), interrupted)
-        await asyncio.get_running_loop().run_in_executor(self._sink_thread, self.store.cleanup)
+        await asyncio.get_running_loop().run_in_executor(self._sink_thread, self._tidy_store, interrupted)
         self._worker = asyncio.create_task(self._work(), name="underpaint-worker")
+
+    def _tidy_store(self, interrupted: list[str]) -> None:
+        """On the sink thread, before any job runs: what a killed agent left half-written goes (a job
+        cut short keeps none of its files, as a failed one), then the user's age/size policy."""
+        for job_id in interrupted:
+            self.store.discard(job_id)
+        removed = self.store.remove_unfinished_writes()
+        if removed:
+            log.warning("removed %d temporary file(s) of writes cut short", removed)
+        self.store.cleanup()
 
     async def close(self) -> None:
         if self.running:
@@ -121,30 +139,41 @@ class JobManager:
         if self._worker:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        # A job whose files are being written still ends (done or failed) in the history.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._engine_thread.shutdown(wait=True, cancel_futures=True)
         self._sink_thread.shutdown(wait=True)
 
     # front-door API
 
     def submit(self, spec: JobSpec, engine: str, owner: str, digest: str, request: dict[str, Any],
-               result_format: ResultFormat = "raw", previews: bool = False) -> Job:
-        """Queue a new job; callers check `find` first so an existing id is never resubmitted."""
-        if spec.job_id in self.jobs or self.history.get(spec.job_id) is not None:
+               result_format: ResultFormat = "raw", previews: bool = False, owner_limit: int | None = None) -> Job:
+        """Queue a new job under a free id (see `claim`); a retry replaces its id's failed run.
+        `owner_limit` caps the owner's waiting jobs; None (the agent's own front doors) leaves it open."""
+        if not self._free(spec.job_id):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
         job = Job(spec, engine, owner, digest, result_format, previews)
         try:
-            self.queue.put(owner, job.job_id, job)
+            self.queue.put(owner, job.job_id, job, owner_limit)
+        except OwnerFull:
+            raise RequestError(
+                ErrorCode.CLIENT_QUEUE_FULL,
+                f"This connection already holds its share of the queue ({owner_limit} waiting); "
+                "submit more when some have started.", spec.job_id,
+            ) from None
         except QueueFull:
             raise RequestError(
                 ErrorCode.QUEUE_FULL,
                 f"The queue is full ({self.queue.max_size} jobs waiting); try again when some have finished.",
                 spec.job_id,
             ) from None
+        self._forget_failed_run(spec.job_id)
         self.jobs[job.job_id] = job
         self.history.add(job.job_id, spec.mode, spec.params.prompt, spec.params.variants, spec.client,
                          spec.source, request, digest)
         position = self.queue.position(job.job_id) or 0
         job.log.append(lambda seq: Accepted(job_id=job.job_id, seq=seq, queue_position=position))
+        self._archive(job)
         return job
 
     def known_digest(self, job_id: str) -> str | None:
@@ -153,9 +182,47 @@ class JobManager:
         row = self.history.get(job_id)
         return None if row is None else str(row["request_digest"])
 
-    def attach(self, job_id: str, after_seq: int, subscriber: Subscriber) -> None:
+    def claim(self, job_id: str, client: str | None = None) -> str | None:
+        """What a submit of `job_id` from `client` must match to be a duplicate: None when the id is
+        free (never used, or its run failed in a way a retry can fix). Another client's id is taken."""
+        digest = self.known_digest(job_id)
+        if digest is None:
+            return None
+        if not self.visible(job_id, client):
+            raise RequestError(ErrorCode.JOB_ID_CONFLICT,
+                               f"Job id '{job_id}' is already taken; choose a new id.", job_id)
+        return None if self._free(job_id) else digest
+
+    def visible(self, job_id: str, client: str | None) -> bool:
+        """Whether a client may see a job: its own (by client name, so a plugin that reconnects keeps its
+        jobs) and the hot folder's. `client` None is the agent's own front doors, which see every job."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            owner, source = job.spec.client, job.spec.source
+        elif (row := self.history.get(job_id)) is not None:
+            owner, source = row["client"], row["source"]
+        else:
+            return False
+        return client is None or source == _SHARED_SOURCE or owner == client
+
+    def _free(self, job_id: str) -> bool:
+        """Whether a new run may take `job_id`: never used, or its last run ended in a retryable error."""
+        row = self.history.get(job_id)
+        return row is None or bool(row["state"] == "error" and row["error_code"] in RETRYABLE)
+
+    def _forget_failed_run(self, job_id: str) -> None:
+        """A retry reuses the id: the failed run's job, events and history row go."""
+        old = self.jobs.pop(job_id, None)
+        if old is not None and old in self._finished:
+            self._finished.remove(old)
+        self.history.forget(job_id)
+
+    def attach(self, job_id: str, after_seq: int, subscriber: Subscriber, client: str | None = None) -> None:
         """Replay events after `after_seq` and follow the job live; finished jobs from an
-        earlier run of the agent replay their final message from the history."""
+        earlier run of the agent replay their final message from the history. A job `client`
+        may not see is unknown to it."""
+        if not self.visible(job_id, client):
+            raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         job = self.jobs.get(job_id)
         if job is not None:
             job.log.replay_and_subscribe(after_seq, subscriber)
@@ -163,34 +230,32 @@ class JobManager:
         row = self.history.get(job_id)
         if row is None:
             raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
-        # Events of an earlier run are gone; the final message always goes out, numbered
-        # after whatever the client saw (a killed agent never recorded its last seq).
-        seq = max(row["last_seq"], after_seq + 1)
-        subscriber(Event(seq, self._final_message_from_history(row, seq)))
+        self._spawn(self._replay_from_history(row, after_seq, subscriber))
 
     def detach(self, job_id: str, subscriber: Subscriber) -> None:
         job = self.jobs.get(job_id)
         if job is not None:
             job.log.unsubscribe(subscriber)
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, client: str | None = None) -> None:
+        if not self.visible(job_id, client):
+            raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         job = self.jobs.get(job_id)
         if job is None:
-            if self.history.get(job_id) is None:
-                raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
             return
         if job.state == "queued" and self.queue.remove(job_id) is not None:
             self._end(job, "cancelled", lambda seq: Cancelled(job_id=job_id, seq=seq))
         elif job.state == "running":
             job.cancel.cancel()
 
-    def recent(self, limit: int) -> list[JobSummary]:
-        return self.history.recent(limit)
+    def recent(self, limit: int, client: str | None = None) -> list[JobSummary]:
+        """The newest jobs `client` may see (see `visible`)."""
+        return self.history.recent(limit, client, _SHARED_SOURCE)
 
     async def wait_for_files(self, job_id: str) -> None:
-        """Returns once a finished job's files are written (at once for other jobs)."""
+        """Returns once a job whose files are being written has them (at once for other jobs)."""
         job = self.jobs.get(job_id)
-        if job is not None and job.state == "done":
+        if job is not None and job.state == "saving":
             await job.files_ready.wait()
 
     # the worker
@@ -253,14 +318,15 @@ class JobManager:
                                                image=preview), frames)
 
     def _finish(self, job: Job, result: LayeredResult) -> None:
-        links = downloads(job.job_id, len(result.layers))
-        self._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
-                                                downloads=links, warnings=result.warnings),
-                  recipe=result.recipe)
-        # Files are written after `done` so writing the PSD never delays the client;
-        # downloads wait on files_ready.
-        future = asyncio.get_running_loop().run_in_executor(self._sink_thread, self._save, result, job.job_id)
-        future.add_done_callback(lambda f: self._files_written(job, f))
+        # `done` links the job's files, so it waits until they are on disk. The results went out
+        # one by one already, and the worker starts the next job while these files are written.
+        job.state = "saving"
+        self._spawn(self._files_written(job, result))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _save(self, result: LayeredResult, job_id: str) -> SavedResult:
         """On the sink thread: the files, then the user's age/size policy (this job is kept)."""
@@ -270,16 +336,26 @@ class JobManager:
             log.info("removed result files of %d old job(s)", len(removed))
         return saved
 
-    def _files_written(self, job: Job, future: asyncio.Future[SavedResult]) -> None:
-        if future.exception() is not None:
-            log.error("writing the files of job %s failed", job.job_id, exc_info=future.exception())
-        else:
-            job.saved = future.result()
-            self.history.set_files(job.job_id, {
-                "psd": str(job.saved.psd), "variants": [str(p) for p in job.saved.variants],
-                "recipe": str(job.saved.recipe),
-            })
-        job.files_ready.set()
+    async def _files_written(self, job: Job, result: LayeredResult) -> None:
+        """Writes the job's files, then ends it: `done`, or an error when they could not be written."""
+        try:
+            saved = await asyncio.get_running_loop().run_in_executor(
+                self._sink_thread, self._save, result, job.job_id)
+        except OSError as exc:
+            log.error("writing the files of job %s failed", job.job_id, exc_info=exc)
+            self._fail(job, ErrorCode.RESULT_NOT_SAVED, f"The agent could not write this job's files "
+                       f"({exc.strerror or exc}); make room on its disk and submit the job again.")
+            return
+        except Exception:
+            log.exception("writing the files of job %s failed", job.job_id)
+            self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error writing the files; see its log.")
+            return
+        job.saved = saved
+        links = downloads(job.job_id, len(result.layers))
+        self._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
+                                                downloads=links, warnings=result.warnings),
+                  recipe=result.recipe, files={"psd": str(saved.psd), "variants": [str(p) for p in saved.variants],
+                                               "recipe": str(saved.recipe)})
 
     def _fail(self, job: Job, code: ErrorCode, message: str) -> None:
         retry = code in RETRYABLE
@@ -288,20 +364,69 @@ class JobManager:
                   error=(code, message))
 
     def _end(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
-             error: tuple[str, str] | None = None) -> None:
+             error: tuple[str, str] | None = None, files: dict[str, Any] | None = None) -> None:
         job.state = state
         job.log.append(make)
         self.history.finish(job.job_id, state, job.log.last_seq,
-                            recipe_json=recipe.model_dump_json() if recipe else None,
+                            recipe_json=recipe.model_dump_json() if recipe else None, files=files,
                             error_code=error[0] if error else None, error_message=error[1] if error else None)
-        if state != "done":
-            job.files_ready.set()
+        job.files_ready.set()
         job.spec = replace(job.spec, image=None, mask=None)
         self._finished.append(job)
-        if len(self._finished) > _KEEP_PIXELS_OF:
-            self._finished[-_KEEP_PIXELS_OF - 1].log.drop_pixels()
+        kept = 0
+        for index, old in enumerate(reversed(self._finished)):
+            kept += sum(len(frame) for event in old.log.events for frame in event.frames)
+            if index and kept > self.resume_bytes:
+                old.log.drop_pixels()
         while len(self._finished) > _KEEP_JOBS:
             self.jobs.pop(self._finished.popleft().job_id, None)
+
+    def _archive(self, job: Job) -> None:
+        """From now on the history keeps the job's events, those so far included."""
+        job.log.replay_and_subscribe(0, EventArchive(self.history.save_events))
+
+    async def _replay_from_history(self, row: Any, after_seq: int, subscriber: Subscriber) -> None:
+        """A job of an earlier run of the agent: its kept events after `after_seq`, then its final
+        message, numbered after whatever the client saw (a killed agent may have sent events it
+        had not kept yet). The history's row, not a kept event, says how the job ended: an agent
+        killed between the two writes leaves a kept `done` of a job the row calls interrupted."""
+        kept = self.history.events(row["job_id"])
+        earlier = [m for m in kept if (m.seq or 0) > after_seq and not isinstance(m, Done | Error | Cancelled)]
+        seq = max(row["last_seq"], after_seq + 1)
+        ending = next((m for m in kept if m.seq == row["last_seq"] and isinstance(m, Done | Error | Cancelled)), None)
+        final = self._final_message_from_history(row, seq) if ending is None else ending.model_copy(update={"seq": seq})
+        events = await asyncio.get_running_loop().run_in_executor(
+            None, self._with_pixels, row["job_id"], [*earlier, final])
+        for event in events:
+            subscriber(event)
+
+    def _with_pixels(self, job_id: str, messages: list[JobEvent]) -> list[Event]:
+        """Off the event loop: kept messages as events, results with frames made again from the
+        job's PSD. Results whose files are gone (pruned, or never all written) are left out."""
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
+        if any(isinstance(m, Result) for m in messages):
+            try:
+                layers = self.store.saved_layers(job_id) or []
+            except Exception:
+                log.exception("the saved layers of job %s are unreadable; its results are not replayed", job_id)
+        events = []
+        for message in messages:
+            if not isinstance(message, Result):
+                events.append(Event(message.seq or 0, message))
+            elif message.variant < len(layers):
+                events.append(self._result_again(message, *layers[message.variant]))
+        return events
+
+    def _result_again(self, message: Result, pixels: np.ndarray, mask: np.ndarray) -> Event:
+        """A kept result message and its frames, encoded as first sent, from the saved layer."""
+        blobs: list[Blob] = []
+        frames: list[bytes] = []
+        for blob, array in ((message.pixels, pixels), (message.mask, mask)):
+            data = encode_png(array) if blob.format == "png" else raw_bytes(array)
+            blobs.append(blob.model_copy(update={"bytes": len(data)}))
+            frames.extend(chunk_frames(blob.stream, data, self.chunk_bytes))
+        again = message.model_copy(update={"pixels": blobs[0], "mask": blobs[1]})
+        return Event(message.seq, again, tuple(frames))
 
     def _final_message_from_history(self, row: Any, seq: int) -> Done | Error | Cancelled:
         job_id = row["job_id"]

@@ -1,7 +1,9 @@
 """A bounded job queue that takes turns between owners (connections).
 
 A client that submits ten jobs does not make a second client wait for all
-ten: `get` serves owners round-robin, each in its own submission order.
+ten: `get` serves owners round-robin, each in its own submission order. An
+owner may also be held to a number of waiting jobs, so that one storm of
+submits cannot take every place and leave later clients only `queue_full`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ class QueueFull(Exception):
     pass
 
 
+class OwnerFull(Exception):
+    """The owner already has as many jobs waiting as it may."""
+
+
 class FairQueue(Generic[T]):
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
@@ -26,9 +32,12 @@ class FairQueue(Generic[T]):
     def __len__(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
 
-    def put(self, owner: str, key: str, item: T) -> None:
+    def put(self, owner: str, key: str, item: T, owner_limit: int | None = None) -> None:
+        """Queue `item`; `owner_limit` caps the owner's waiting jobs (None: only the queue's size does)."""
         if len(self) >= self.max_size:
             raise QueueFull()
+        if owner_limit is not None and len(self._lanes.get(owner, ())) >= owner_limit:
+            raise OwnerFull()
         self._lanes.setdefault(owner, deque()).append((key, item))
         self._ready.set()
 

@@ -70,7 +70,8 @@ async def running_jobs(settings: Settings, engines: Mapping[str, Engine]) -> Asy
     """A started JobManager over the settings' history and result folder; closed on the way out."""
     history = HistoryStore(settings.history_path)
     store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb)
-    manager = JobManager(intake_for(settings, engines), store, history, settings.queue_size, settings.chunk_bytes)
+    manager = JobManager(intake_for(settings, engines), store, history, settings.queue_size, settings.chunk_bytes,
+                         resume_bytes=int(settings.resume_memory_mb * 1024 * 1024))
     try:
         await manager.start()
         yield manager

@@ -30,6 +30,7 @@ import numpy as np
 from defusedxml import DefusedXmlException, ElementTree
 from PIL import Image
 from psd_tools import PSDImage
+from psd_tools.api.layers import Group
 from psd_tools.constants import Compression, Resource
 from psd_tools.psd.image_data import ImageData
 from psd_tools.psd.image_resources import (
@@ -118,6 +119,23 @@ def _selection_plane(selection: np.ndarray, width: int, height: int) -> bytes:
 
 def read_psd_recipe(path: Path) -> Recipe:
     return _recipe(PSDImage.open(path), path)
+
+
+def read_psd_layers(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each variant's RGBA8 pixels and Gray8 mask at its bounds, in variant order, from a PSD that
+    `write_psd` wrote: RLE is lossless, so they are the arrays the job streamed."""
+    group = next((layer for layer in PSDImage.open(path) if isinstance(layer, Group)), None)
+    if group is None:
+        raise ValueError(f"{path} has no group of variants.")
+    layers = []
+    # The group lists its layers bottom to top, and the first variant is on top.
+    for layer in reversed(list(group)):
+        pixels = layer.topil()
+        mask = layer.mask.topil() if layer.mask is not None else None
+        if pixels is None or mask is None:
+            raise ValueError(f"{path}: layer {layer.name!r} lacks pixels or a mask.")
+        layers.append((np.asarray(pixels.convert("RGBA")), np.asarray(mask.convert("L"))))
+    return layers
 
 
 def read_psd_replay(path: Path) -> tuple[Recipe, np.ndarray, np.ndarray | None]:

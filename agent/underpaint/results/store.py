@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from underpaint.results.layered import LayeredResult
 from underpaint.results.png import variant_png
-from underpaint.results.psd import write_atomically, write_psd
+from underpaint.results.psd import read_psd_layers, write_atomically, write_psd
 
 PSD_NAME = "result.psd"
 RECIPE_NAME = "recipe.json"
@@ -41,21 +44,33 @@ class ResultStore:
         self.max_total_mb = max_total_mb
 
     def save(self, result: LayeredResult, job_id: str) -> SavedResult:
+        """Every file of the job, or none when one cannot be written (a full disk): a job with
+        half its files would link to files that are not there, and the space is wanted back."""
         folder = self.root / _checked(job_id, "job id")
-        folder.mkdir(parents=True, exist_ok=True)
-        variants = [folder / variant_name(index) for index in range(len(result.layers))]
-        psd = folder / PSD_NAME
-        # zlib releases the GIL, so variant PNGs compress beside the PSD writer: for a
-        # 4000x3000 photo that cuts the time until every file of a job is on disk.
-        with ThreadPoolExecutor(2, thread_name_prefix="underpaint-png") as encoders:
-            pngs = [encoders.submit(_write_variant, result, index, path) for index, path in enumerate(variants)]
-            write_psd(result, psd)
-            for png in pngs:
-                png.result()
-        recipe = folder / RECIPE_NAME
-        text = result.recipe.to_json().encode("utf-8") + b"\n"
-        _write_bytes(recipe, text)
-        return SavedResult(psd=psd, variants=variants, recipe=recipe)
+        try:
+            return _write_files(result, folder)
+        except BaseException:
+            self.discard(job_id)
+            raise
+
+    def discard(self, job_id: str) -> None:
+        self._remove(_checked(job_id, "job id"))
+
+    def saved_layers(self, job_id: str) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Each variant's pixels and mask, as the job streamed them, from its PSD; None without one."""
+        path = self.find(job_id, PSD_NAME)
+        return None if path is None else read_psd_layers(path)
+
+    def remove_unfinished_writes(self) -> int:
+        """Deletes the temporary files of writes a killed agent never finished (a finished write
+        renames its file into place); call it only while nothing writes here. Returns how many."""
+        removed = 0
+        for folder in self._folders():
+            for temp in folder.glob(".*.tmp"):
+                if temp.is_file() and not temp.is_symlink():
+                    temp.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def find(self, job_id: str, name: str) -> Path | None:
         """The file `name` of job `job_id`, or None if absent or not safely inside the root."""
@@ -101,12 +116,7 @@ class ResultStore:
     def _jobs(self) -> dict[str, tuple[float, int]]:
         """Job id -> (latest modification time, total bytes) of every real job folder."""
         jobs: dict[str, tuple[float, int]] = {}
-        if not self.root.is_dir():
-            return jobs
-        for folder in self.root.iterdir():
-            # A symlinked folder is not ours to delete or to count.
-            if folder.is_symlink() or not folder.is_dir():
-                continue
+        for folder in self._folders():
             mtime, size = folder.stat().st_mtime, 0
             for file in folder.rglob("*"):
                 info = file.lstat()
@@ -115,8 +125,33 @@ class ResultStore:
             jobs[folder.name] = (mtime, size)
         return jobs
 
-    def _remove(self, job_id: str) -> None:
-        shutil.rmtree(self.root / job_id, ignore_errors=True)
+    def _remove(self, name: str) -> None:
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def _folders(self) -> Iterator[Path]:
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            # A symlinked folder is not ours to delete or to count.
+            if not folder.is_symlink() and folder.is_dir():
+                yield folder
+
+
+def _write_files(result: LayeredResult, folder: Path) -> SavedResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    variants = [folder / variant_name(index) for index in range(len(result.layers))]
+    psd = folder / PSD_NAME
+    # zlib releases the GIL, so variant PNGs compress beside the PSD writer: for a
+    # 4000x3000 photo that cuts the time until every file of a job is on disk.
+    with ThreadPoolExecutor(2, thread_name_prefix="underpaint-png") as encoders:
+        pngs = [encoders.submit(_write_variant, result, index, path) for index, path in enumerate(variants)]
+        write_psd(result, psd)
+        for png in pngs:
+            png.result()
+    recipe = folder / RECIPE_NAME
+    text = result.recipe.to_json().encode("utf-8") + b"\n"
+    _write_bytes(recipe, text)
+    return SavedResult(psd=psd, variants=variants, recipe=recipe)
 
 
 def _write_variant(result: LayeredResult, index: int, path: Path) -> None:

@@ -17,6 +17,7 @@ from underpaint.jobs.manager import JobManager
 from underpaint.jobs.runtime import running_jobs
 from underpaint.server.security import security_middleware, token_ok
 from underpaint.server.session import Session
+from underpaint.server.upload_budget import UploadBudget
 from underpaint.version import __version__
 from underpaint.wire.messages import WEBSOCKET_PATH
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 MANAGER = web.AppKey("manager", JobManager)
 SETTINGS = web.AppKey("settings", Settings)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+UPLOADS = web.AppKey("uploads", UploadBudget)
 _FILE_NAME = re.compile(r"^(result\.psd|variant-\d{1,2}\.png|recipe\.json)$")
 
 
@@ -32,6 +34,7 @@ def build_app(settings: Settings, engines: Mapping[str, Engine]) -> web.Applicat
     app = web.Application(middlewares=[security_middleware(settings)], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[SOCKETS] = weakref.WeakSet()
+    app[UPLOADS] = UploadBudget.from_settings(settings)
     app.cleanup_ctx.append(_manager_context(settings, engines))
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/health", health)
@@ -84,7 +87,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     )
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
-    await Session(ws, request.app[MANAGER], settings).run()
+    await Session(ws, request.app[MANAGER], settings, request.app[UPLOADS]).run()
     return ws
 
 

@@ -34,7 +34,11 @@ class RunningAgent:
 
 async def start_agent(settings: Settings, engines: Mapping[str, Engine]) -> RunningAgent:
     """Listen on settings.host:port (port 0 picks a free one) and return once serving."""
-    runner = web.AppRunner(build_app(settings, engines), access_log=None, handle_signals=False)
+    # aiohttp arms its keep-alive timer when a connection opens and closes the connection if no whole
+    # request has arrived by then, so it is also the deadline for a request's headers (a client trickling
+    # header bytes is cut off). It never touches a websocket: that is a request being handled.
+    runner = web.AppRunner(build_app(settings, engines), access_log=None, handle_signals=False,
+                           keepalive_timeout=settings.http_header_timeout)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()

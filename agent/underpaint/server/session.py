@@ -2,18 +2,18 @@
 
 Messages are handled in arrival order; everything the agent sends goes
 through one outbox drained by one writer task, so a job's events and their
-binary frames never interleave with another's.
+binary frames never interleave with another's. Uploads hold room in the
+agent's upload budget from their submit until their bytes are decoded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -25,7 +25,16 @@ from underpaint.imaging.planner import plan_context, working_size
 from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
 from underpaint.server.capabilities import capabilities
-from underpaint.server.uploads import check_blobs, decode_uploads, job_request
+from underpaint.server.upload_budget import UploadBudget
+from underpaint.server.uploads import (
+    blobs,
+    check_blobs,
+    decode_uploads,
+    job_digest,
+    job_request,
+    request_digest,
+    request_part,
+)
 from underpaint.version import __version__
 from underpaint.wire.frames import StreamAssembler, decode_frame
 from underpaint.wire.messages import (
@@ -33,6 +42,7 @@ from underpaint.wire.messages import (
     PROTOCOL_VERSION,
     Accepted,
     AgentInfo,
+    Blob,
     Cancel,
     Error,
     Hello,
@@ -54,29 +64,37 @@ _FORGOTTEN_STREAMS = 256
 
 @dataclass(eq=False)
 class PendingUpload:
+    """An announced upload: its streams, and what their bytes are for once all have arrived."""
+
     submit: Submit
-    engine: str
-    digest: str
+    request: str  # request_digest(submit)
     assemblers: dict[str, StreamAssembler]
+    engine: str | None  # where a new job runs; None for a resubmit of a taken id
+    bound: str | None = None  # the taken id's digest, which a resubmit's pixels are hashed to compare with
+    reserved: int = 0  # bytes held in the upload budget
     timer: asyncio.TimerHandle | None = None
-    data: dict[str, bytearray] = field(default_factory=dict)
 
+    @property
+    def complete(self) -> bool:
+        return all(assembler.complete for assembler in self.assemblers.values())
 
-def request_digest(submit: Submit) -> str:
-    """Identifies a request for idempotent resubmits; stream names are the sender's business."""
-    body = submit.model_dump(mode="json", exclude={"image": {"stream"}, "mask": {"stream"}})
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    def digest(self) -> str:
+        return job_digest(self.request, [assembler.sha256 for assembler in self.assemblers.values()])
 
 
 class Session:
-    def __init__(self, ws: web.WebSocketResponse, manager: JobManager, settings: Settings) -> None:
+    def __init__(self, ws: web.WebSocketResponse, manager: JobManager, settings: Settings,
+                 budget: UploadBudget) -> None:
         self.ws = ws
         self.manager = manager
         self.settings = settings
+        self.budget = budget
         self.owner = f"ws-{uuid.uuid4().hex[:12]}"
         self.client_name = "unknown"
+        self._queue_limit = max(1, int(settings.queue_size * settings.queue_share))
         self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self._pending: dict[str, PendingUpload] = {}
+        self._uploads: set[PendingUpload] = set()
+        self._pending: dict[str, PendingUpload] = {}  # stream -> its upload, until the stream is complete
         self._forgotten: dict[str, None] = {}
         self._subscriptions: set[str] = set()
 
@@ -92,9 +110,8 @@ class Session:
                     elif message.type == WSMsgType.ERROR:
                         break
         finally:
-            for pending in self._pending.values():
-                if pending.timer:
-                    pending.timer.cancel()
+            for pending in list(self._uploads):
+                self._end_upload(pending)
             for job_id in self._subscriptions:
                 self.manager.detach(job_id, self._deliver)
             self._outbox.put_nowait(None)
@@ -184,8 +201,9 @@ class Session:
     async def _on_text(self, text: str) -> None:
         try:
             data = json.loads(text)
-        except ValueError:
-            raise RequestError(ErrorCode.BAD_JSON, "A text frame was not valid JSON.") from None
+        except (ValueError, RecursionError):
+            raise RequestError(ErrorCode.BAD_JSON, "A text frame was not valid JSON (or was nested too deeply).") \
+                from None
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
             raise RequestError(ErrorCode.INVALID_MESSAGE, "A message must be a JSON object with a string 'type'.")
         if data["type"] not in CLIENT_KINDS:
@@ -205,11 +223,11 @@ class Session:
         elif isinstance(message, Submit):
             await self._on_submit(message)
         elif isinstance(message, Cancel):
-            self.manager.cancel(message.job_id)
+            self.manager.cancel(message.job_id, self.client_name)
         elif isinstance(message, Resume):
             self._subscribe(message.job_id, message.after_seq)
         elif isinstance(message, ListJobs):
-            self.send(Jobs(jobs=self.manager.recent(message.limit)))
+            self.send(Jobs(jobs=self.manager.recent(message.limit, self.client_name)))
 
     def _on_plan(self, plan: Plan) -> None:
         _, caps = self.manager.intake.resolve(plan.params)
@@ -218,37 +236,44 @@ class Session:
         self.send(Planned(request_id=plan.request_id, context=context, working=working))
 
     async def _on_submit(self, submit: Submit) -> None:
-        streams = [blob.stream for blob in (submit.image, submit.mask) if blob is not None]
-        digest = request_digest(submit)
-        known = self.manager.known_digest(submit.job_id)
-        if known is not None:
-            self._forget(streams)
-            if known != digest:
-                raise RequestError(ErrorCode.JOB_ID_CONFLICT,
-                                    f"Job id '{submit.job_id}' was used for a different request.", submit.job_id)
-            self.send(Accepted(job_id=submit.job_id, seq=0, queue_position=self._position(submit.job_id),
-                               duplicate=True))
-            self._subscribe(submit.job_id, after_seq=1)
-            return
-        if any(stream in self._pending for stream in streams):
-            self._forget(streams)
-            raise RequestError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
+        announced = blobs(submit)
+        streams = [blob.stream for blob in announced]
+        request = request_digest(submit)
         try:
-            engine = self.manager.intake.check(job_request(submit))
-            check_blobs(submit)
+            bound = self.manager.claim(submit.job_id, self.client_name)
+            if bound is not None and (not streams or request_part(bound) != request):
+                # Settled by the request alone: it has no pixels to compare, or other parameters.
+                self._forget(streams)
+                self._resubmitted(submit, bound, job_digest(request, []))
+                return
+            pending = self._announce(submit, request, announced, bound)
         except RequestError:
             self._forget(streams)
             raise
-        pending = PendingUpload(submit, engine, digest,
-                                {b.stream: StreamAssembler(b.stream, b.bytes)
-                                 for b in (submit.image, submit.mask) if b is not None})
         if not streams:
             await self._start(pending)
             return
+        self._uploads.add(pending)
         for stream in streams:
             self._pending[stream] = pending
         pending.timer = asyncio.get_running_loop().call_later(
             self.settings.upload_timeout, self._upload_timed_out, pending)
+
+    def _announce(self, submit: Submit, request: str, announced: list[Blob], bound: str | None) -> PendingUpload:
+        """The upload a submit announces: a new job's (checked, its bytes kept and budgeted) or a
+        resubmit's of a taken id (its bytes only hashed, so it costs no memory)."""
+        if any(blob.stream in self._pending for blob in announced):
+            raise RequestError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
+        keep = bound is None
+        assemblers = {blob.stream: StreamAssembler(blob.stream, blob.bytes, keep=keep, hashed=True)
+                      for blob in announced}
+        if not keep:
+            return PendingUpload(submit, request, assemblers, None, bound)
+        engine = self.manager.intake.check(job_request(submit))
+        check_blobs(submit)
+        size = sum(blob.bytes for blob in announced)
+        self.budget.reserve(self.owner, size, submit.job_id)
+        return PendingUpload(submit, request, assemblers, engine, reserved=size)
 
     async def _on_binary(self, frame: bytes) -> None:
         chunk = decode_frame(frame)
@@ -265,27 +290,45 @@ class Session:
             self._drop(pending)
             raise RequestError(exc.code, exc.message, pending.submit.job_id) from None
         if assembler.complete:
-            pending.data[chunk.stream] = assembler.data()
             del self._pending[chunk.stream]
-            if len(pending.data) == len(pending.assemblers):
-                if pending.timer:
-                    pending.timer.cancel()
+        if not pending.complete:
+            return
+        try:
+            if pending.bound is not None:
+                self._resubmitted(pending.submit, pending.bound, pending.digest())
+            else:
                 await self._start(pending)
+        finally:
+            self._end_upload(pending)
 
     async def _start(self, pending: PendingUpload) -> None:
         submit = pending.submit
-        image, mask, notes = await asyncio.to_thread(decode_uploads, submit, pending.data)
+        assert pending.engine is not None, "only new jobs start"
+        data = {stream: assembler.data() for stream, assembler in pending.assemblers.items()}
+        image, mask, notes = await asyncio.to_thread(decode_uploads, submit, data)
         spec = self.manager.intake.spec(job_request(submit), image, mask, "websocket", self.client_name, notes)
-        if self.manager.known_digest(submit.job_id) is not None:
-            raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{submit.job_id}' is already taken.",
-                                submit.job_id)
-        request = submit.model_dump(mode="json")
-        self.manager.submit(spec, pending.engine, self.owner, pending.digest, request,
-                            submit.result_format, submit.previews)
+        digest = pending.digest()
+        # Another connection may have taken the id while these bytes arrived.
+        bound = self.manager.claim(submit.job_id, self.client_name)
+        if bound is not None:
+            self._resubmitted(submit, bound, digest)
+            return
+        self.manager.submit(spec, pending.engine, self.owner, digest, submit.model_dump(mode="json"),
+                            submit.result_format, submit.previews, owner_limit=self._queue_limit)
         self._subscribe(submit.job_id, after_seq=0)
 
+    def _resubmitted(self, submit: Submit, bound: str, digest: str) -> None:
+        """A submit of a taken id: the same request and pixels re-attach to the job; anything else is refused."""
+        if digest != bound:
+            raise RequestError(ErrorCode.JOB_ID_CONFLICT,
+                               f"Job id '{submit.job_id}' was used for a different request or different pixels; "
+                               "choose a new id.", submit.job_id)
+        self.send(Accepted(job_id=submit.job_id, seq=0, queue_position=self._position(submit.job_id),
+                           duplicate=True))
+        self._subscribe(submit.job_id, after_seq=1)
+
     def _subscribe(self, job_id: str, after_seq: int) -> None:
-        self.manager.attach(job_id, after_seq, self._deliver)
+        self.manager.attach(job_id, after_seq, self._deliver, self.client_name)
         self._subscriptions.add(job_id)
 
     def _position(self, job_id: str) -> int:
@@ -298,9 +341,19 @@ class Session:
                                   pending.submit.job_id))
 
     def _drop(self, pending: PendingUpload) -> None:
+        self._end_upload(pending)
+        self._forget(list(pending.assemblers))
+
+    def _end_upload(self, pending: PendingUpload) -> None:
+        """Stop waiting for an upload's bytes and give its room in the budget back (once)."""
         if pending.timer:
             pending.timer.cancel()
-        self._forget(list(pending.assemblers))
+        for stream in pending.assemblers:
+            if self._pending.get(stream) is pending:
+                del self._pending[stream]
+        if pending in self._uploads:
+            self._uploads.discard(pending)
+            self.budget.release(self.owner, pending.reserved)
 
     def _forget(self, streams: list[str]) -> None:
         """Frames still in flight for a refused upload are dropped quietly, not answered one by one."""

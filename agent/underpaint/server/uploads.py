@@ -6,7 +6,9 @@ names) is checked here; everything about the job itself is jobs.intake's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -24,6 +26,30 @@ def job_request(submit: Submit) -> JobRequest:
 
     return JobRequest(submit.job_id, submit.mode, submit.params, submit.document, submit.region,
                       size(submit.image), size(submit.mask))
+
+
+def blobs(submit: Submit) -> list[Blob]:
+    """The streams a submit announces, in the order they follow it (image, then mask)."""
+    return [blob for blob in (submit.image, submit.mask) if blob is not None]
+
+
+def request_digest(submit: Submit) -> str:
+    """Identifies a request apart from its pixels; stream names are the sender's business."""
+    body = submit.model_dump(mode="json", exclude={"image": {"stream"}, "mask": {"stream"}})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def job_digest(request: str, pixels: Iterable[str]) -> str:
+    """What a job id stands for: the request's digest, then each stream's (`request:image:mask`).
+
+    The request part comes first so that a resubmit with other parameters is refused
+    before its upload; the same parameters with other pixels only once the bytes are in.
+    """
+    return ":".join((request, *pixels))
+
+
+def request_part(digest: str) -> str:
+    return digest.partition(":")[0]
 
 
 def check_blobs(submit: Submit) -> None:

@@ -8,6 +8,7 @@ a few dozen bytes per ~1 MiB chunk.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from collections.abc import Iterator
@@ -63,14 +64,19 @@ def _is_int(value: object) -> bool:
 
 
 class StreamAssembler:
-    """Collects the chunks of one announced stream, in order, up to its declared size."""
+    """Collects the chunks of one announced stream, in order, up to its declared size.
 
-    def __init__(self, stream: str, expected_bytes: int) -> None:
+    The buffer grows as chunks arrive and is never reserved from the announced size:
+    an announcement costs nothing until its bytes come. With `hashed`, the bytes are
+    hashed as they pass (no second pass); with `keep=False` they are only hashed.
+    """
+
+    def __init__(self, stream: str, expected_bytes: int, *, keep: bool = True, hashed: bool = False) -> None:
         self.stream = stream
         self.expected_bytes = expected_bytes
-        # Preallocated: the size was checked against the region before any byte arrived,
-        # and filling in place avoids regrowing and copying tens of megabytes.
-        self._buffer = bytearray(expected_bytes)
+        self._buffer = bytearray()
+        self._keep = keep
+        self._hash = hashlib.sha256() if hashed or not keep else None
         self._filled = 0
         self._next_index = 0
         self._count: int | None = None
@@ -93,7 +99,10 @@ class StreamAssembler:
                 ErrorCode.UPLOAD_SIZE_MISMATCH,
                 f"Stream '{self.stream}' sent more than the {self.expected_bytes} bytes it announced.",
             )
-        self._buffer[self._filled : end] = chunk.payload
+        if self._keep:
+            self._buffer += chunk.payload
+        if self._hash is not None:
+            self._hash.update(chunk.payload)
         self._filled = end
         self._next_index += 1
         if self._next_index == chunk.count:
@@ -108,3 +117,9 @@ class StreamAssembler:
     def data(self) -> bytearray:
         """The assembled bytes, without a copy; callers must not keep adding chunks."""
         return self._buffer
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes so far (only for assemblers made with `hashed` or `keep=False`)."""
+        assert self._hash is not None, "this stream is not hashed"
+        return self._hash.hexdigest()

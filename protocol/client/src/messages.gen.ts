@@ -21,6 +21,8 @@ export type ErrorCode =
   | "chunk_out_of_order"
   | "upload_size_mismatch"
   | "upload_timeout"
+  | "upload_too_large"
+  | "upload_budget_exceeded"
   | "bad_image"
   | "size_mismatch"
   | "empty_mask"
@@ -31,11 +33,17 @@ export type ErrorCode =
   | "unknown_model"
   | "unknown_scheduler"
   | "model_unavailable"
+  | "unknown_lora"
+  | "incompatible_lora"
+  | "lora_changed"
+  | "unsupported_feature"
   | "queue_full"
+  | "client_queue_full"
   | "job_id_conflict"
   | "unknown_job"
   | "engine_failed"
   | "agent_restarted"
+  | "result_not_saved"
   | "internal_error";
 
 export interface ProtocolV1 {
@@ -215,6 +223,10 @@ export interface Params {
    */
   guidance?: number;
   /**
+   * LoRAs to apply, each at its weight, at most 8 (engines that load models).
+   */
+  loras?: LoraRef[];
+  /**
    * Model name for engines that load models.
    */
   model?: string | null;
@@ -258,6 +270,26 @@ export interface Margins {
   left?: number;
   right?: number;
   top?: number;
+}
+/**
+ * One LoRA of a job's stack: a registered LoRA by name, at a weight.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "LoraRef".
+ */
+export interface LoraRef {
+  /**
+   * A LoRA registered with the engine (its `loras`).
+   */
+  name: string;
+  /**
+   * Content hash the LoRA must have; recipes pin it, so a replay never runs on a changed file.
+   */
+  sha256?: string | null;
+  /**
+   * How strongly it applies; 0 leaves it out, negative pushes away from it.
+   */
+  weight?: number;
 }
 /**
  * An integer rectangle in document pixels.
