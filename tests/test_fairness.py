@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from conftest import TOKEN, GatedEngine, make_settings, soft_ellipse, textured_rgba
@@ -136,3 +137,20 @@ async def test_a_client_reconnecting_under_its_name_can_cancel_its_job(
         await after.resume("mine", 0)
         outcome = await after.follow("mine")
     assert outcome.state == "cancelled"
+
+
+async def test_the_http_cancel_route_cancels_only_the_named_clients_job(
+        gated_agent: RunningAgent, gated: GatedEngine) -> None:
+    url = f"{gated_agent.http_url}/v1/jobs/held/cancel"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with await connect(gated_agent, "photoshop") as owner, aiohttp.ClientSession(headers=headers) as http:
+        await submit(owner, "held")
+        while not isinstance((await owner.next_event())[0], Progress):
+            pass
+        async with http.post(url, json={}) as nameless, http.post(url, json={"client": "figma"}) as other:
+            refused = (nameless.status, (await other.json())["error"], other.status)
+        async with http.post(url, json={"client": "photoshop"}) as own:
+            accepted = own.status
+        outcome = await owner.follow("held")
+    assert refused == (400, "unknown_job", 404)
+    assert accepted == 200 and outcome.state == "cancelled"

@@ -76,7 +76,7 @@ async def test_state_changing_routes_take_json_only(agent: RunningAgent) -> None
     async with aiohttp.ClientSession() as http:
         async with http.post(agent.http_url + "/v1/jobs/x/cancel", data={"a": "b"}, headers=headers) as response:
             assert response.status == 415
-        async with http.post(agent.http_url + "/v1/jobs/x/cancel", json={}, headers=headers) as response:
+        async with http.post(agent.http_url + "/v1/jobs/x/cancel", json={"client": "cli"}, headers=headers) as response:
             assert response.status == 404
             assert (await response.json())["error"] == "unknown_job"
 

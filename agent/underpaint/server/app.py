@@ -114,7 +114,17 @@ async def cancel(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="This route takes application/json only.")
     try:
-        request.app[MANAGER].cancel(request.match_info["job_id"])
+        body = await request.json()
+    except ValueError:
+        body = None
+    client = body.get("client") if isinstance(body, dict) else None
+    if not isinstance(client, str):
+        # Jobs belong to the client name that submitted them, as on the websocket.
+        return web.json_response({"error": "invalid_message",
+                                  "message": 'Send {"client": "<the client name the job was submitted under>"}.'},
+                                 status=400)
+    try:
+        request.app[MANAGER].cancel(request.match_info["job_id"], client)
     except RequestError as exc:
         return web.json_response({"error": exc.code, "message": exc.message}, status=404)
     return web.json_response({"status": "cancelling"})
