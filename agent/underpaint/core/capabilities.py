@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from underpaint.core.conditioning import ControlKind
 from underpaint.core.spec import Mode
 
 
@@ -16,7 +17,9 @@ class EngineCapabilities:
     the names a job may give as `params.model` and `schedulers` the names it may
     give as `params.scheduler`; an engine with none ignores that field. `loras`
     are the LoRAs a job on this model may stack (those made for its
-    architecture).
+    architecture), `controlnets` the ControlNets (name -> the kind it is for),
+    `preprocessors` the control kinds the agent can derive from a job's source,
+    and `ip_adapters` the IP-Adapters a reference may name.
     """
 
     name: str
@@ -29,4 +32,7 @@ class EngineCapabilities:
     models: tuple[str, ...] = field(default_factory=tuple)
     schedulers: tuple[str, ...] = field(default_factory=tuple)
     loras: tuple[str, ...] = field(default_factory=tuple)
+    controlnets: tuple[tuple[str, ControlKind], ...] = field(default_factory=tuple)
+    preprocessors: frozenset[ControlKind] = frozenset()
+    ip_adapters: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 
 class ErrorCode(StrEnum):
     BAD_JSON = "bad_json"
@@ -33,6 +35,25 @@ class ErrorCode(StrEnum):
     INCOMPATIBLE_LORA = "incompatible_lora"
     LORA_CHANGED = "lora_changed"
     UNSUPPORTED_FEATURE = "unsupported_feature"
+    TOO_MANY_LORAS = "too_many_loras"
+    WEIGHT_OUT_OF_RANGE = "weight_out_of_range"
+    UNKNOWN_CONTROL_KIND = "unknown_control_kind"
+    TOO_MANY_CONTROLS = "too_many_controls"
+    BAD_STEP_RANGE = "bad_step_range"
+    CONTROL_NEEDS_IMAGE = "control_needs_image"
+    CONTROL_NEEDS_SOURCE = "control_needs_source"
+    CONTROL_SIZE_MISMATCH = "control_size_mismatch"
+    UNKNOWN_CONTROLNET = "unknown_controlnet"
+    INCOMPATIBLE_CONTROLNET = "incompatible_controlnet"
+    CONTROLNET_CHANGED = "controlnet_changed"
+    NO_PREPROCESSOR = "no_preprocessor"
+    TOO_MANY_REFERENCES = "too_many_references"
+    UNKNOWN_IP_ADAPTER = "unknown_ip_adapter"
+    INCOMPATIBLE_IP_ADAPTER = "incompatible_ip_adapter"
+    IP_ADAPTER_CHANGED = "ip_adapter_changed"
+    UNKNOWN_STYLE = "unknown_style"
+    BAD_STYLE = "bad_style"
+    BAD_SET = "bad_set"
     QUEUE_FULL = "queue_full"
     CLIENT_QUEUE_FULL = "client_queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"
@@ -65,3 +86,25 @@ class RequestError(Exception):
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE
+
+
+_RANGED = frozenset({"weight", "strength"})
+_RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "greater_than", "less_than"})
+_ADD_ONS = frozenset({"loras", "controls", "references"})
+
+
+def request_error_from(exc: ValidationError, job_id: str | None = None, what: str = "request") -> RequestError:
+    """The RequestError for invalid params, with the code of the first problem: a limit's own code
+    (validators raise custom errors typed by ErrorCode), weight_out_of_range for a LoRA, control or
+    reference weight outside its range, unknown_control_kind, else invalid_message."""
+    error = exc.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    where = ".".join(loc) or what
+    code = ErrorCode.INVALID_MESSAGE
+    if error["type"] in ErrorCode._value2member_map_:
+        code = ErrorCode(error["type"])
+    elif loc and loc[-1] in _RANGED and error["type"] in _RANGE_ERRORS and _ADD_ONS.intersection(loc):
+        code = ErrorCode.WEIGHT_OUT_OF_RANGE
+    elif loc and loc[-1] == "kind" and "controls" in loc and error["type"] == "enum":
+        code = ErrorCode.UNKNOWN_CONTROL_KIND
+    return RequestError(code, f"Invalid {what}: {where}: {error['msg']}.", job_id)

@@ -11,7 +11,10 @@ from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from underpaint.core.conditioning import MAX_CONTROLS, MAX_REFERENCES, ControlRef, ReferenceRef, limited
+from underpaint.core.errors import ErrorCode
 from underpaint.core.geometry import Margins, Rect, Size
 
 
@@ -61,18 +64,39 @@ class Params(BaseModel):
     expand: Margins | None = Field(default=None, description="Expand: pixels to add on each side.")
     loras: tuple[LoraRef, ...] = Field(default=(), description=f"LoRAs to apply, each at its weight, at most "
                                                                  f"{MAX_LORAS} (engines that load models).")
+    controls: tuple[ControlRef, ...] = Field(default=(), description=f"ControlNets steering the layout, at most "
+                                                                     f"{MAX_CONTROLS} (engines that load models).")
+    references: tuple[ReferenceRef, ...] = Field(default=(), description=f"Reference images (IP-Adapter), at "
+                                                                         f"most {MAX_REFERENCES}.")
+    style: str | None = Field(default=None, min_length=1, max_length=64,
+                              description="A style to start from: the agent fills every field the job leaves "
+                                          "unset from it at intake. Recipes hold the resolved fields, with this "
+                                          "cleared and the style's name in the recipe's `style`.")
 
     # Checked here rather than as the schema's maxItems, which would make the generated TypeScript type
     # a union of tuples no plain array can be assigned to.
     @field_validator("loras")
     @classmethod
     def _a_stack(cls, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
-        if len(loras) > MAX_LORAS:
-            raise ValueError(f"at most {MAX_LORAS} LoRAs per job, not {len(loras)}")
+        limited(loras, MAX_LORAS, ErrorCode.TOO_MANY_LORAS, "LoRAs")
         names = [lora.name for lora in loras]
         if twice := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"each LoRA at most once (give one weight): {', '.join(twice)} repeated")
+            raise PydanticCustomError(ErrorCode.INVALID_MESSAGE.value,
+                                      "each LoRA at most once (give one weight): {names} repeated",
+                                      {"names": ", ".join(twice)})
         return loras
+
+    @field_validator("controls")
+    @classmethod
+    def _few_controls(cls, controls: tuple[ControlRef, ...]) -> tuple[ControlRef, ...]:
+        limited(controls, MAX_CONTROLS, ErrorCode.TOO_MANY_CONTROLS, "controls")
+        return controls
+
+    @field_validator("references")
+    @classmethod
+    def _few_references(cls, references: tuple[ReferenceRef, ...]) -> tuple[ReferenceRef, ...]:
+        limited(references, MAX_REFERENCES, ErrorCode.TOO_MANY_REFERENCES, "references")
+        return references
 
     def seeds(self) -> list[int]:
         return [(self.seed + i) % 2**32 for i in range(self.variants)]
@@ -97,9 +121,14 @@ class JobSpec:
     source: str = "api"
     client: str = "python"
     input_warnings: tuple[str, ...] = field(default_factory=tuple)
+    control_images: tuple[np.ndarray | None, ...] = field(default_factory=tuple)
+    reference_images: tuple[np.ndarray, ...] = field(default_factory=tuple)
+    style: str | None = None
+    set_id: str | None = None
 
 
-_EVERY_MODE = frozenset({"engine", "model", "loras", "variants", "seed", "steps", "guidance", "scheduler"})
+_EVERY_MODE = frozenset({"engine", "model", "loras", "controls", "references", "style", "variants", "seed", "steps",
+                         "guidance", "scheduler"})
 _PROMPT = frozenset({"prompt", "negative_prompt"})
 _BLEND = frozenset({"grow", "feather", "color_match"})
 MODE_FIELDS: dict[Mode, frozenset[str]] = {

@@ -16,7 +16,6 @@ import numpy as np
 
 from underpaint.core import RETRYABLE, ErrorCode, Mode, Params, RequestError
 from underpaint.core.capabilities import EngineCapabilities
-from underpaint.core.spec import LoraRef
 
 
 class JobCancelled(Exception):
@@ -64,6 +63,9 @@ class WorkItem:
 
     `image` is RGB8 (height, width, 3) or None for Generate; `mask` is Gray8
     (height, width), 255 where the engine must create pixels.
+    `control_images` holds one RGB8 control map at working size per control
+    in `params.controls` (already preprocessed); `reference_images` one RGB8
+    image (any size) per reference in `params.references`.
     """
 
     mode: Mode
@@ -73,6 +75,8 @@ class WorkItem:
     seeds: list[int]
     image: np.ndarray | None = None
     mask: np.ndarray | None = None
+    control_images: tuple[np.ndarray, ...] = ()
+    reference_images: tuple[np.ndarray, ...] = ()
 
 
 class Engine(Protocol):
@@ -93,10 +97,11 @@ class Engine(Protocol):
         None for engines without models."""
         ...
 
-    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
-        """`loras` checked against the model a job naming `model` runs on, each with its content sha256
-        filled in (what the recipe records). Raises RequestError: unknown_lora, incompatible_lora,
-        lora_changed (a sha256 the job gives is no longer the LoRA's), unsupported_feature."""
+    def pin(self, params: Params) -> Params:
+        """`params` with every add-on it names (LoRAs, ControlNets, IP-Adapters) checked against the model
+        the job runs on and pinned: each one's registered name and content sha256 filled in (what the
+        recipe records). Raises RequestError with the add-on's own code (unknown_lora, incompatible_lora,
+        lora_changed, unknown_controlnet, ..., unsupported_feature)."""
         ...
 
     def preload(self) -> None:
@@ -127,13 +132,14 @@ class ModellessEngine(ABC):
         del model
         return None
 
-    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
-        del model
-        if loras:
+    def pin(self, params: Params) -> Params:
+        asked = [what for what, items in (("LoRAs", params.loras), ("controls (ControlNet)", params.controls),
+                                          ("reference images (IP-Adapter)", params.references)) if items]
+        if asked:
             raise RequestError(ErrorCode.UNSUPPORTED_FEATURE,
-                               f"The {self.capabilities.name} engine cannot apply LoRAs: it runs no model weights. "
-                               "Remove the LoRAs, or use an engine that loads models (diffusers).")
-        return loras
+                               f"The {self.capabilities.name} engine cannot apply {' or '.join(asked)}: it runs no "
+                               "model weights. Remove them, or use an engine that loads models (diffusers).")
+        return params
 
     def preload(self) -> None:
         return None

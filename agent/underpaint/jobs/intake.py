@@ -3,9 +3,9 @@
 The websocket, the hot folder and the Python API each describe what they
 received as a JobRequest and hand it to the same Intake: `check` runs before
 any pixels are decoded (so the websocket never accepts a doomed upload),
-`spec` after, and a job that names an unknown engine, model, scheduler or
-LoRA (or a LoRA its model cannot take) is refused here with its own code
-rather than queued to fail later.
+`spec` after, and a job that names an unknown engine, model, scheduler,
+LoRA, ControlNet or IP-Adapter (or one its model cannot take) is refused
+here with its own code rather than queued to fail later.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import numpy as np
 
 from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
 from underpaint.core.capabilities import EngineCapabilities
-from underpaint.core.spec import LoraRef
+from underpaint.core.geometry import Margins
 from underpaint.engines.base import Engine
 from underpaint.imaging.canvas import check_expand
+from underpaint.results.recipe import pixels_sha256
 
 NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE})
 NEEDS_MASK = frozenset({Mode.FILL, Mode.REMOVE})
@@ -28,7 +29,9 @@ NEEDS_MASK = frozenset({Mode.FILL, Mode.REMOVE})
 @dataclass(frozen=True)
 class JobRequest:
     """A job as a front door received it, before its pixels are decoded: `image` and `mask`
-    are the sizes of what comes with it (None when it comes without)."""
+    are the sizes of what comes with it (None when it comes without); `control_images` the
+    size of each control's sent image (None for one derived from the source), in the order of
+    `params.controls`; `reference_images` the size of each reference image."""
 
     job_id: str
     mode: Mode
@@ -37,6 +40,9 @@ class JobRequest:
     region: Rect
     image: Size | None = None
     mask: Size | None = None
+    control_images: tuple[Size | None, ...] = ()
+    reference_images: tuple[Size, ...] = ()
+    set_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ class Intake:
         """The engine name, and the params with each LoRA's content hash pinned."""
         job = request.job_id
         name, caps = self.resolve(request.params, job)
-        loras = pin_loras(self.engines[name], request.params, job)
+        params = pin(self.engines[name], request.params, job)
         check_mode(request.mode, caps, job)
         check_region(request.region, request.document, job)
         self._check_pixels(request.region, "region", job)
@@ -90,12 +96,16 @@ class Intake:
                 raise RequestError(ErrorCode.SIZE_MISMATCH,
                                    f"The {what} is {size.width}x{size.height} but the region is "
                                    f"{request.region.width}x{request.region.height}.", job)
-        return name, request.params.model_copy(update={"engine": name, "loras": loras})
+        check_guides(request, params, job)
+        return name, params.model_copy(update={"engine": name})
 
     def spec(self, request: JobRequest, image: np.ndarray | None, mask: np.ndarray | None, source: str,
-             client: str, notes: Sequence[str] = ()) -> JobSpec:
-        """The JobSpec for `request` with its decoded pixels, checked like `check` does."""
+             client: str, notes: Sequence[str] = (), control_images: Sequence[np.ndarray | None] = (),
+             reference_images: Sequence[np.ndarray] = ()) -> JobSpec:
+        """The JobSpec for `request` with its decoded pixels, checked like `check` does; the recipe
+        pins the hash of each sent control image and reference image."""
         _, params = self._checked(request)
+        params = _pin_guide_pixels(request, params, tuple(control_images), tuple(reference_images))
         if image is not None and (image.dtype != np.uint8 or image.shape[2:] != (4,)):
             raise RequestError(ErrorCode.BAD_IMAGE, "The image must be RGBA8.", request.job_id)
         if mask is not None and (mask.dtype != np.uint8 or mask.ndim != 2):
@@ -110,7 +120,8 @@ class Intake:
         return JobSpec(
             job_id=request.job_id, mode=request.mode, params=params,
             document=request.document, region=request.region, image=image, mask=mask, source=source,
-            client=client, input_warnings=tuple(notes),
+            client=client, input_warnings=tuple(notes), control_images=tuple(control_images),
+            reference_images=tuple(reference_images), set_id=request.set_id,
         )
 
     def _check_pixels(self, rect: Rect, what: str, job_id: str) -> None:
@@ -120,13 +131,70 @@ class Intake:
                                job_id)
 
 
-def pin_loras(engine: Engine, params: Params, job_id: str) -> tuple[LoraRef, ...]:
-    """The job's LoRAs with their content hashes, or the engine's refusal as this job's (also run by the
-    pipeline, for JobSpecs built in code)."""
+def pin(engine: Engine, params: Params, job_id: str) -> Params:
+    """The job's params with its add-ons' content hashes, or the engine's refusal as this job's (also run by
+    the pipeline, for JobSpecs built in code)."""
     try:
-        return engine.pin_loras(params.model, params.loras)
+        return engine.pin(params)
     except RequestError as exc:
         raise RequestError(exc.code, exc.message, job_id) from None
+
+
+def output_area(mode: Mode, region: Rect, expand: Margins | None) -> Size:
+    """The size of what a job makes: its region, grown by the margins for Expand. Sent control
+    images cover it."""
+    if mode is Mode.EXPAND and expand is not None:
+        return Size(width=region.width + expand.left + expand.right, height=region.height + expand.top + expand.bottom)
+    return Size(width=region.width, height=region.height)
+
+
+def check_guides(request: JobRequest, params: Params, job_id: str) -> None:
+    """Each control and reference comes with the pixels it needs, at the size it needs."""
+    controls, sent = params.controls, request.control_images
+    if len(sent) != len(controls):
+        raise RequestError(ErrorCode.CONTROL_NEEDS_IMAGE,
+                           f"The job has {len(controls)} controls but {len(sent)} control image entries.", job_id)
+    area = output_area(request.mode, request.region, params.expand)
+    for index, (control, size) in enumerate(zip(controls, sent, strict=True)):
+        label = f"Control {index + 1} ({control.kind})"
+        if control.image == "source":
+            if request.mode is Mode.GENERATE:
+                raise RequestError(ErrorCode.CONTROL_NEEDS_SOURCE,
+                                   f"{label} is derived from the source, but a generate job has none; send the "
+                                   "control image instead.", job_id)
+            if size is not None:
+                raise RequestError(ErrorCode.CONTROL_NEEDS_IMAGE,
+                                   f"{label} is derived from the source; it takes no image of its own.", job_id)
+            continue
+        if size is None:
+            raise RequestError(ErrorCode.CONTROL_NEEDS_IMAGE,
+                               f"{label} needs its control image (or image 'source' to derive it).", job_id)
+        if (size.width, size.height) != (area.width, area.height):
+            raise RequestError(ErrorCode.CONTROL_SIZE_MISMATCH,
+                               f"{label}'s image is {size.width}x{size.height}, but it must cover the job's "
+                               f"output area, {area.width}x{area.height}.", job_id)
+    if len(request.reference_images) != len(params.references):
+        raise RequestError(ErrorCode.INVALID_MESSAGE,
+                           f"The job has {len(params.references)} references but {len(request.reference_images)} "
+                           "reference images.", job_id)
+
+
+def _pin_guide_pixels(request: JobRequest, params: Params, controls: tuple[np.ndarray | None, ...],
+                      references: tuple[np.ndarray, ...]) -> Params:
+    announced = tuple(None if a is None else Size(width=a.shape[1], height=a.shape[0]) for a in controls)
+    if announced != request.control_images or tuple(
+            Size(width=a.shape[1], height=a.shape[0]) for a in references) != request.reference_images:
+        raise RequestError(ErrorCode.SIZE_MISMATCH, "The decoded control or reference images are not the sizes "
+                                                    "announced.", request.job_id)
+    for array in (*(a for a in controls if a is not None), *references):
+        if array.dtype != np.uint8 or array.shape[2:] != (4,):
+            raise RequestError(ErrorCode.BAD_IMAGE, "Control and reference images must be RGBA8.", request.job_id)
+    return params.model_copy(update={
+        "controls": tuple(control.model_copy(update={"image_sha256": pixels_sha256(array)})
+                          for control, array in zip(params.controls, controls, strict=True)),
+        "references": tuple(reference.model_copy(update={"image_sha256": pixels_sha256(array)})
+                            for reference, array in zip(params.references, references, strict=True)),
+    })
 
 
 def check_mode(mode: Mode, caps: EngineCapabilities, job_id: str) -> None:

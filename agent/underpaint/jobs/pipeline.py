@@ -23,7 +23,7 @@ from underpaint.engines.base import (
 from underpaint.imaging.canvas import check_expand, expand_canvas
 from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.planner import plan_job
-from underpaint.jobs.intake import check_mode, check_region, pin_loras
+from underpaint.jobs.intake import check_mode, check_region, pin
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
 
@@ -44,10 +44,8 @@ def run_pipeline(
     check_mode(spec.mode, caps, spec.job_id)
     check_region(spec.region, spec.document, spec.job_id)
     validate(spec)
-    if spec.params.loras:
-        # The recipe records each LoRA's content hash, so a replay runs on the same weights or not at all.
-        pinned = pin_loras(engine, spec.params, spec.job_id)
-        spec = dataclasses.replace(spec, params=spec.params.model_copy(update={"loras": pinned}))
+    # The recipe records each add-on's content hash, so a replay runs on the same weights or not at all.
+    spec = dataclasses.replace(spec, params=pin(engine, spec.params, spec.job_id))
     request = spec
     if spec.mode is Mode.EXPAND:
         # From here on an expand is a fill of the new strips on the grown canvas.
@@ -108,6 +106,8 @@ def run_pipeline(
             region=spec.region,
             image_sha256=pixels_sha256(request.image),
             mask_sha256=pixels_sha256(request.mask),
+            style=spec.style,
+            set_id=spec.set_id,
         ),
         warnings=_warnings(request, caps),
     )

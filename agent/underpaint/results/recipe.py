@@ -35,6 +35,9 @@ class Recipe(BaseModel):
     region: Rect
     image_sha256: str | None = None
     mask_sha256: str | None = None
+    style: str | None = Field(default=None, description="The style resolved into `params` (its name, for people; "
+                                                        "a replay needs only `params`).")
+    set_id: str | None = Field(default=None, description="The consistent set the job belonged to.")
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

@@ -6,6 +6,14 @@
  */
 export type Mode = "fill" | "remove" | "expand" | "generate" | "refine";
 /**
+ * The kinds of control a ControlNet is trained for (Krita AI Diffusion's control layers).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ControlKind".
+ */
+export type ControlKind =
+  "canny" | "scribble" | "tile" | "inpaint" | "depth" | "pose" | "lineart" | "softedge" | "segmentation";
+/**
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
  * via the `definition` "ErrorCode".
  */
@@ -37,6 +45,25 @@ export type ErrorCode =
   | "incompatible_lora"
   | "lora_changed"
   | "unsupported_feature"
+  | "too_many_loras"
+  | "weight_out_of_range"
+  | "unknown_control_kind"
+  | "too_many_controls"
+  | "bad_step_range"
+  | "control_needs_image"
+  | "control_needs_source"
+  | "control_size_mismatch"
+  | "unknown_controlnet"
+  | "incompatible_controlnet"
+  | "controlnet_changed"
+  | "no_preprocessor"
+  | "too_many_references"
+  | "unknown_ip_adapter"
+  | "incompatible_ip_adapter"
+  | "ip_adapter_changed"
+  | "unknown_style"
+  | "bad_style"
+  | "bad_set"
   | "queue_full"
   | "client_queue_full"
   | "job_id_conflict"
@@ -171,6 +198,14 @@ export interface Recipe {
   region: Rect;
   seeds: number[];
   /**
+   * The consistent set the job belonged to.
+   */
+  set_id?: string | null;
+  /**
+   * The style resolved into `params` (its name, for people; a replay needs only `params`).
+   */
+  style?: string | null;
+  /**
    * Version of Underpaint that made the result.
    */
   underpaint?: string;
@@ -202,6 +237,10 @@ export interface Params {
    * Match the fill's colours to its surroundings.
    */
   color_match?: boolean;
+  /**
+   * ControlNets steering the layout, at most 4 (engines that load models).
+   */
+  controls?: ControlRef[];
   /**
    * Engine name; the agent's default when absent.
    */
@@ -239,6 +278,10 @@ export interface Params {
    */
   prompt?: string;
   /**
+   * Reference images (IP-Adapter), at most 4.
+   */
+  references?: ReferenceRef[];
+  /**
    * Sampler name (the engine lists its own).
    */
   scheduler?: string;
@@ -255,9 +298,62 @@ export interface Params {
    */
   strength?: number;
   /**
+   * A style to start from: the agent fills every field the job leaves unset from it at intake. Recipes hold the resolved fields, with this cleared and the style's name in the recipe's `style`.
+   */
+  style?: string | null;
+  /**
    * How many variants, one layer each.
    */
   variants?: number;
+}
+/**
+ * One control of a job: a ControlNet steering the layout from a control image.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ControlRef".
+ */
+export interface ControlRef {
+  /**
+   * Fraction of the steps where it stops steering.
+   */
+  end?: number;
+  /**
+   * Canny: edges this strong always count.
+   */
+  high_threshold?: number;
+  /**
+   * 'sent': the control image comes with the job, covering its output area (the region; for expand the region with its margins). 'source': the agent derives it from the job's own source with the kind's preprocessor.
+   */
+  image?: "sent" | "source";
+  /**
+   * Hash of the sent control image (recipes pin it).
+   */
+  image_sha256?: string | null;
+  kind: ControlKind;
+  /**
+   * Canny: weaker edges than this are dropped.
+   */
+  low_threshold?: number;
+  /**
+   * A ControlNet registered with the engine; absent: the one registered for this kind and the job model's architecture.
+   */
+  model?: string | null;
+  /**
+   * Run the kind's preprocessor on a sent image (canny edges, a scribble binarised); false when the image already is the control map.
+   */
+  preprocess?: boolean;
+  /**
+   * Content hash the ControlNet must have (recipes pin it).
+   */
+  sha256?: string | null;
+  /**
+   * Fraction of the steps where it starts steering.
+   */
+  start?: number;
+  /**
+   * How strongly it steers; 0 is the job without it.
+   */
+  strength?: number;
 }
 /**
  * How far Expand grows the canvas on each side, in pixels.
@@ -288,6 +384,34 @@ export interface LoraRef {
   sha256?: string | null;
   /**
    * How strongly it applies; 0 leaves it out, negative pushes away from it.
+   */
+  weight?: number;
+}
+/**
+ * One reference image of a job: an IP-Adapter carrying its look or content into the result.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ReferenceRef".
+ */
+export interface ReferenceRef {
+  /**
+   * 'all': content and look; 'style': only the look (colour, texture, light), applied in the style layers alone (InstantStyle).
+   */
+  focus?: "all" | "style";
+  /**
+   * Hash of the reference image (recipes pin it).
+   */
+  image_sha256?: string | null;
+  /**
+   * An IP-Adapter registered with the engine; absent: the one registered for the job model's architecture.
+   */
+  model?: string | null;
+  /**
+   * Content hash the IP-Adapter must have (recipes pin it).
+   */
+  sha256?: string | null;
+  /**
+   * How strongly it steers; 0 is the job without it.
    */
   weight?: number;
 }

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from underpaint.core import ErrorCode, Mode, RequestError
+from underpaint.core import ErrorCode, Mode, Params, RequestError
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.core.spec import LoraRef
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
@@ -83,8 +83,12 @@ class DiffusersEngine:
     def default_name(self) -> str:
         return self.entry(None).name
 
-    def pin_loras(self, model: str | None, loras: tuple[LoraRef, ...]) -> tuple[LoraRef, ...]:
-        return tuple(ref.model_copy(update={"sha256": entry.sha256}) for ref, entry in self._stack(model, loras))
+    def pin(self, params: Params) -> Params:
+        loras = tuple(ref.model_copy(update={"sha256": entry.sha256})
+                      for ref, entry in self._stack(params.model, params.loras))
+        if params.controls or params.references:
+            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE, "Controls and references are not wired in yet.")
+        return params.model_copy(update={"loras": loras})
 
     def entry(self, model: str | None) -> ModelEntry:
         name = model or self.default_model
