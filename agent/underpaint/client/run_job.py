@@ -22,7 +22,9 @@ def variant_path(out: Path, index: int) -> Path:
 
 @dataclass(frozen=True, eq=False)
 class ClientJob:
-    """One request as the CLI sends it: geometry, parameters and the pixels (RGBA8 image, Gray8 mask)."""
+    """One request as the CLI sends it: geometry, parameters and the pixels (RGBA8 image, Gray8 mask,
+    an RGBA8 image per control of `params.controls` (None for one derived from the source) and per
+    reference of `params.references`); jobs with the same `set_id` form one consistent set."""
 
     mode: Mode
     document: Size
@@ -30,6 +32,9 @@ class ClientJob:
     params: Params
     image: np.ndarray | None = None
     mask: np.ndarray | None = None
+    control_images: tuple[np.ndarray | None, ...] = ()
+    reference_images: tuple[np.ndarray, ...] = ()
+    set_id: str | None = None
 
 
 async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
