@@ -53,6 +53,8 @@ test: $(STAMP) $(NODE_STAMP) system-deps lint typecheck
 	npm run --silent build:figma
 	npm run --silent typecheck:photoshop
 	npm run --silent build:photoshop
+	npx tsc -p web
+	node web/build.mjs --check
 	$(PY) -m pytest -q
 	npx vitest run
 
@@ -61,6 +63,7 @@ bench: $(STAMP)
 	$(PY) bench/diffusion.py
 	$(PY) bench/hotfolder.py
 	$(PY) bench/quality.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

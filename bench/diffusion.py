@@ -14,10 +14,14 @@ of real SD 1.5 size (rank 32 on every attention projection and transformer
 projection of the UNet and the text encoder, fp16 files like sd-scripts
 writes), their first load, the switch between stacks from one job to the
 next, and a full model reload, which is what switching would cost an engine
-that merged LoRAs into the weights. `--loras` runs only the LoRA part (the
-whole script is about half an hour on 2 cores). Prints a Markdown section for
-docs/benchmarks.md. Random weights give noise, not pictures; the arithmetic,
-and so the time, is the real model's.
+that merged LoRAs into the weights; and the ControlNet part: the same fill
+without control, with one ControlNet and with two (random-weight ControlNets
+of real SD 1.5 size, `ControlNetModel.from_unet` on the bench's UNet, saved
+as fp16 diffusers folders as they are published; canny and tile, derived from
+the source by the agent), and the first job's loading of both. `--loras` or
+`--controls` runs only that part (the whole script is about 45 minutes on 2
+cores). Prints a Markdown section for docs/benchmarks.md. Random weights give
+noise, not pictures; the arithmetic, and so the time, is the real model's.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from run import agent_fill, ellipse, machine, start_agent, textured
 from underpaint import api
 from underpaint.core import Params
+from underpaint.core.conditioning import ControlKind
 from underpaint.core.spec import LoraRef
 from underpaint.engines.diffusers import adapters
 from underpaint.engines.diffusers.checkpoint import read_safetensors_header
@@ -52,6 +57,7 @@ from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
 
 SIDE, STEPS, GUIDANCE, REPEATS = 512, int(os.environ.get("BENCH_STEPS", "4")), 7.0, 2
 LORA_RANK, SWITCHES = 32, 5
+CONTROLNETS = {"bench-canny": ControlKind.CANNY, "bench-tile": ControlKind.TILE}
 CACHE = Path(os.environ.get("UNDERPAINT_BENCH_CACHE", Path.home() / ".cache" / "underpaint-bench"))
 
 
@@ -163,9 +169,55 @@ def lora_section(engine: DiffusersEngine, registry: ModelRegistry, underpaint: a
           f"{reload / switched:.0f}x the switch |")
 
 
+def build_controlnets(unet: Any, folder: Path) -> dict[str, Path]:
+    """Two random ControlNets of `unet`'s (SD 1.5) size, made before any LoRA wraps its layers, saved once."""
+    from tiny_controlnets import make_controlnet
+
+    paths = {name: folder / name for name in CONTROLNETS}
+    for seed, path in enumerate(paths.values()):
+        if not (path / "config.json").is_file():
+            # Real conditioning widths; small zero convolutions, like a trained ControlNet's residuals.
+            controlnet = make_controlnet(unet, seed, scale=0.01, conditioning_channels=(16, 32, 96, 256))
+            controlnet.half().save_pretrained(path, safe_serialization=True)
+    return paths
+
+
+def control_section(engine: DiffusersEngine, registry: ModelRegistry, underpaint: api.Underpaint, image: Any,
+                    mask: Any, params: Params) -> None:
+    """The ControlNet part: the same fill without control, with one and with two."""
+    model = engine.cache.get(engine.entry(None))
+    for name, path in build_controlnets(model.base.unet, CACHE / "controlnets").items():
+        registry.put(make_entry(name, path, control_kind=CONTROLNETS[name]))
+    canny = api.Control("canny", "source", model="bench-canny")
+    tile = api.Control("tile", "source", model="bench-tile", strength=0.5)
+    stacks: dict[str, list[api.Control]] = {"none": [], "one": [canny], "two": [canny, tile]}
+
+    def fill(controls: list[api.Control]) -> None:
+        underpaint.fill(image, mask, **params.model_dump(exclude_unset=True), controls=controls)
+
+    first = timed(fill, stacks["two"])
+    times: dict[str, list[float]] = {name: [] for name in stacks}
+    for _ in range(REPEATS):
+        for name, controls in stacks.items():
+            times[name].append(timed(fill, controls))
+    med = {name: statistics.median(values) for name, values in times.items()}
+    megabytes = sum(p.stat().st_size for p in (CACHE / "controlnets").rglob("*.safetensors")) / 2**20
+    print(f"### ControlNet ({time.strftime('%Y-%m-%d')})\n")
+    print(f"Two random-weight ControlNets of SD 1.5 size (`ControlNetModel.from_unet` on the model's UNet), "
+          f"{megabytes:.0f} MB together (fp16 files, run in fp32): canny (strength 1) and tile (strength 0.5), both "
+          "derived from the source by the agent; the same in-process fill as above.\n")
+    print("| measure | median | runs | ratio |")
+    print("|---|---|---|---|")
+    for name, label in (("none", "`underpaint.fill`, no control"), ("one", "`underpaint.fill`, one ControlNet"),
+                        ("two", "`underpaint.fill`, two ControlNets")):
+        print(f"| {label} | {med[name]:.2f} s | {REPEATS} | {med[name] / med['none']:.3f} |")
+    print(f"| first fill with both (loads them, makes the ControlNet pipeline) | {first:.2f} s | 1 | |")
+
+
 def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     only_loras = "--loras" in sys.argv[1:]
+    only_controls = "--controls" in sys.argv[1:]
     folder = Path(tempfile.mkdtemp(prefix="underpaint-bench-diffusion-"))
     registry = ModelRegistry(folder / "models.json")
     started = time.perf_counter()
@@ -179,10 +231,11 @@ def main() -> None:
 
     image, mask = textured(SIDE, SIDE), ellipse(SIDE, SIDE, (96, 96, 320, 320))
     params = Params(prompt="a red cat on the sky", steps=STEPS, guidance=GUIDANCE, seed=3)
-    if only_loras:
+    if only_loras or only_controls:
         print(f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads, fp32. Model "
               f"loaded in {load:.1f} s. Work: {SIDE}x{SIDE}, {STEPS} steps, CFG {GUIDANCE}, Euler, one variant.\n")
-        lora_section(engine, registry, api.Underpaint(engines={"diffusers": engine}), image, mask, params)
+        section = lora_section if only_loras else control_section
+        section(engine, registry, api.Underpaint(engines={"diffusers": engine}), image, mask, params)
         return
     raw_args = {"prompt": params.prompt, "image": Image.fromarray(image[..., :3]), "mask_image": Image.fromarray(mask),
                 "width": SIDE, "height": SIDE, "num_inference_steps": STEPS, "guidance_scale": GUIDANCE,
@@ -241,6 +294,9 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| one by one (what the engine does) | {seq_first:.2f} s | {seq_total:.2f} s |")
     print(f"| batched (`num_images_per_prompt=2`) | {batched:.2f} s | {batched:.2f} s |")
+    print()
+    # Before the LoRAs: the ControlNets are made from the UNet's own layers, which LoRAs wrap.
+    control_section(engine, registry, underpaint, image, mask, params)
     print()
     lora_section(engine, registry, underpaint, image, mask, params)
 

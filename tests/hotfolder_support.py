@@ -19,6 +19,8 @@ from PIL import Image
 from psd_tools import PSDImage
 
 from conftest import make_settings, soft_ellipse, textured_rgba
+from underpaint.core import Params
+from underpaint.engines.base import Engine
 from underpaint.engines.classic import ClassicEngine
 from underpaint.server.serve import RunningAgent, start_agent
 
@@ -32,6 +34,23 @@ def small_job(folder: Path, name: str, side: int = 32, seed: int = 0, recipe: di
         (folder / f"{name}.json").write_text(json.dumps(recipe))
     Image.fromarray(mask).save(folder / f"{name}.mask.png")
     Image.fromarray(textured_rgba(side, side, seed)).save(folder / f"{name}.png")
+
+
+def set_folder(folder: Path, names: list[str], recipe: dict[str, Any], side: int = 32) -> None:
+    """A set folder: `set.json` holding `recipe`, and a small job (image + mask) for each of `names`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        small_job(folder, name, side=side, seed=index)
+    (folder / "set.json").write_text(json.dumps(recipe))
+
+
+class AdmittingClassicEngine(ClassicEngine):
+    """The classic engine, except that it admits controls and references (and still fills from the
+    surroundings alone): front-door tests follow guides past its usual refusal to the checks, JobSpecs and
+    recipes that come after, without waiting for a diffusion model."""
+
+    def pin(self, params: Params) -> Params:
+        return params
 
 
 def big_job(folder: Path, name: str, side: int = 256, variants: int = 2) -> None:
@@ -110,12 +129,14 @@ def check_psd(path: Path, variants: int) -> PSDImage:
 
 
 @asynccontextmanager
-async def live_agent(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningAgent]:
-    """A real agent (websocket server and all) watching tmp_path/hot."""
+async def live_agent(tmp_path: Path, engines: dict[str, Engine] | None = None,
+                     **overrides: Any) -> AsyncIterator[RunningAgent]:
+    """A real agent (websocket server and all) watching tmp_path/hot, with the classic engine unless told."""
     values: dict[str, Any] = {"hot_folder": tmp_path / "hot", "hot_folder_stable_seconds": 0.4,
                               "hot_folder_rescan_seconds": 1.0}
-    settings = make_settings(tmp_path, **(values | overrides))
-    agent = await start_agent(settings, {"classic": ClassicEngine()})
+    engines = engines or {"classic": ClassicEngine()}
+    settings = make_settings(tmp_path, **(values | {"engine": next(iter(engines))} | overrides))
+    agent = await start_agent(settings, engines)
     try:
         yield agent
     finally:

@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 from psd_tools import PSDImage
 
 from agent_process import agent_env, start_server, underpaint
 from conftest import soft_ellipse, textured_rgba
+from underpaint.cli import main
+from underpaint.cli_common import ControlType, ReferenceType
 from underpaint.client.agent_client import AgentClient
 from underpaint.core import Mode, Params, Rect, Size
+from underpaint.core.conditioning import ControlRef, ReferenceRef
 from underpaint.results.png import read_png_recipe
 from underpaint.wire.messages import Error, Progress
 
@@ -131,3 +135,95 @@ def test_a_job_in_flight_when_the_agent_is_killed_is_failed_on_restart(env: dict
     assert [(job["job_id"], job["state"], job["error_code"]) for job in jobs] == [
         ("doomed", "error", "agent_restarted")]
     assert (error.code, error.retryable) == ("agent_restarted", True)
+
+
+@pytest.fixture
+def small_photos(tmp_path: Path) -> tuple[list[Path], Path]:
+    """Three small images and one selection that fits them all: quick jobs for the classic engine."""
+    images = [tmp_path / f"{name}.png" for name in ("a", "b", "c")]
+    for seed, path in enumerate(images):
+        Image.fromarray(textured_rgba(48, 64, seed)).save(path)
+    mask = tmp_path / "selection.png"
+    Image.fromarray(soft_ellipse(48, 64, (24, 16, 16, 12))).save(mask)
+    return images, mask
+
+
+def test_several_images_make_a_set_of_jobs_with_one_set_id_that_jobs_lists_by_it(
+        served: Served, small_photos: tuple[list[Path], Path], tmp_path: Path) -> None:
+    images, mask = small_photos
+    result = underpaint(served.env, "fill", *map(str, images), "--mask", str(mask), "--out-dir",
+                        str(tmp_path / "set"), "--seed", "8", "--json")
+    made = json.loads(result.stdout)
+    listed = json.loads(underpaint(served.env, "jobs", "--set", made["set_id"], "--json").stdout)
+    assert made["set_id"].startswith("set-") and [job["state"] for job in made["jobs"]] == ["done"] * 3
+    assert [job["psd"] for job in made["jobs"]] == [str(tmp_path / "set" / f"{n}.psd") for n in ("a", "b", "c")]
+    assert {(job["recipe"]["set_id"], json.dumps(job["recipe"]["params"])) for job in made["jobs"]} == {
+        (made["set_id"], json.dumps(made["jobs"][0]["recipe"]["params"]))}
+    assert sorted(job["job_id"] for job in listed) == sorted(job["job_id"] for job in made["jobs"])
+    assert {job["set_id"] for job in listed} == {made["set_id"]}
+
+
+def test_a_control_sent_to_the_classic_engine_is_refused_naming_what_it_cannot_do(
+        served: Served, small_photos: tuple[list[Path], Path], tmp_path: Path) -> None:
+    images, mask = small_photos
+    result = underpaint(served.env, "fill", str(images[0]), "--mask", str(mask), "--out", str(tmp_path / "x.psd"),
+                        "--control", "canny:source:0.8", check=False)
+    assert result.returncode != 0 and "cannot apply controls (ControlNet)" in result.stderr
+
+
+def test_options_not_given_are_left_for_the_style_to_fill(served: Served, small_photos: tuple[list[Path], Path],
+                                                         tmp_path: Path) -> None:
+    images, mask = small_photos
+    underpaint(served.env, "styles", "add", "brand", "--steps", "7", "--guidance", "3.5", "--prompt",
+               "{prompt}, in ink")
+    result = underpaint(served.env, "fill", str(images[0]), "--mask", str(mask), "--out", str(tmp_path / "x.psd"),
+                        "--style", "brand", "--prompt", "a kite", "--guidance", "9", "--json")
+    recipe = json.loads(result.stdout)["recipe"]
+    assert (recipe["style"], recipe["params"]["steps"], recipe["params"]["guidance"]) == ("brand", 7, 9.0)
+    assert recipe["params"]["prompt"] == "a kite, in ink"
+
+
+@pytest.mark.parametrize(("control", "problem"), [
+    ("banana:source", "kind"),
+    ("canny:source:3", "strength"),
+    ("canny:source:0.6-0.2", "start (0.6) must come before its end (0.2)"),
+    ("canny:missing.png", "cannot read the image missing.png"),
+    ("canny", "give the control image"),
+])
+def test_a_bad_control_is_a_one_line_error_naming_the_option(small_photos: tuple[list[Path], Path], tmp_path: Path,
+                                                             control: str, problem: str) -> None:
+    images, mask = small_photos
+    result = CliRunner().invoke(main, ["fill", str(images[0]), "--mask", str(mask), "--out", str(tmp_path / "x.psd"),
+                                       "--control", control])
+    assert result.exit_code == 2 and "'--control'" in result.output and problem in result.output
+
+
+def test_a_control_image_that_does_not_cover_every_image_of_a_set_refuses_the_set_before_sending_any(
+        small_photos: tuple[list[Path], Path], tmp_path: Path) -> None:
+    images, mask = small_photos
+    Image.fromarray(textured_rgba(48, 48)).save(tmp_path / "edges.png")
+    result = CliRunner().invoke(main, ["fill", *map(str, images), "--mask", str(mask), "--out-dir", str(tmp_path),
+                                       "--control", f"canny:{tmp_path / 'edges.png'}", "--port", "9"])
+    assert result.exit_code == 2 and "--control: a: Control 1 (canny)'s image is 48x48" in result.output
+
+
+def test_several_images_need_an_out_dir_rather_than_one_out_file(small_photos: tuple[list[Path], Path],
+                                                                 tmp_path: Path) -> None:
+    images, mask = small_photos
+    result = CliRunner().invoke(main, ["fill", *map(str, images), "--mask", str(mask), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "3 targets make a set: give --out-dir" in result.output
+
+
+def test_controls_and_references_are_read_from_their_option_syntax(tmp_path: Path) -> None:
+    sketch, look = tmp_path / "sketch.png", tmp_path / "look:1.png"
+    Image.fromarray(textured_rgba(8, 8)).save(sketch)
+    Image.fromarray(textured_rgba(6, 4)).save(look)
+    control = ControlType().convert(f"scribble:{sketch}:0.7:0.1-0.6:map:model=ink-scribble", None, None)
+    canny = ControlType().convert("canny:source:low=50:high=120", None, None)
+    reference = ReferenceType().convert(f"{look}:0.4:style", None, None)
+    assert control.ref == ControlRef(kind="scribble", strength=0.7, start=0.1, end=0.6, preprocess=False,
+                                     model="ink-scribble")
+    assert control.image is not None and control.image.shape == (8, 8, 4)
+    assert (canny.ref, canny.image) == (ControlRef(kind="canny", image="source", low_threshold=50,
+                                                   high_threshold=120), None)
+    assert reference.ref == ReferenceRef(weight=0.4, focus="style") and reference.image.shape == (6, 4, 4)

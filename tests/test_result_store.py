@@ -70,7 +70,8 @@ def test_save_leaves_no_temp_files(tmp_path: Path) -> None:
     store.save(make_result(), "job-1")
     store.save(make_result(), "job-1")  # overwriting goes through temp files too
     names = sorted(p.name for p in (store.root / "job-1").iterdir())
-    assert names == ["recipe.json", "result.psd", "variant-1.png", "variant-2.png", "variant-3.png"]
+    assert names == ["recipe.json", "result.psd", "thumb-1.webp", "thumb-2.webp", "thumb-3.webp", "variant-1.png",
+                     "variant-2.png", "variant-3.png"]
 
 
 @pytest.mark.parametrize("job_id", ["..", "../escape", "a/b", "/tmp/x", ".hidden", ""])

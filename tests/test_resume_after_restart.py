@@ -38,7 +38,7 @@ async def follow(client: AgentClient, job_id: str) -> Run:
 
 
 async def next_of(client: AgentClient, kind: type, job_id: str) -> Any:
-    async for message, _ in client.events(job_id):
+    async for message, _ in client.job_events([job_id]):
         if isinstance(message, kind):
             return message
     raise AssertionError(f"{job_id} ended before a {kind.__name__}")
@@ -112,7 +112,7 @@ def test_results_replayed_after_a_restart_carry_the_first_runs_pixels_and_masks(
 
 async def test_png_results_replayed_after_a_restart_are_the_first_runs_png_bytes(settings: Settings) -> None:
     async def payloads(client: AgentClient) -> list[bytes]:
-        return [bytes(data) for _, streams in [event async for event in client.events("png")]
+        return [bytes(data) for _, streams in [event async for event in client.job_events(["png"])]
                 for data in streams.values()]
 
     async def first_run(client: AgentClient) -> list[bytes]:

@@ -9,7 +9,8 @@ from typing import Any
 
 from underpaint.version import __version__
 
-_API = ("Underpaint", "expand", "fill", "generate", "refine", "remove", "replay", "save_psd")
+_API = ("Control", "ParamError", "Reference", "Underpaint", "expand", "fill", "fill_set", "generate", "generate_set",
+        "refine", "remove", "replay", "run_set", "save_psd")
 __all__ = ["__version__", *_API]
 
 

@@ -12,10 +12,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from underpaint.cli_common import connect_settings, console, load, run_client, with_client_options, ws_url
+from underpaint.cli_common import SetIdType, connect_settings, console, load, run_client, with_client_options, ws_url
 from underpaint.cli_hotfolder import watch
 from underpaint.cli_jobs import JOB_COMMANDS
 from underpaint.cli_models import models
+from underpaint.cli_styles import styles
 from underpaint.config import Settings, describe
 from underpaint.version import __version__
 from underpaint.wire.messages import WEBSOCKET_PATH
@@ -125,27 +126,29 @@ def config(ctx: click.Context, /, as_json: bool) -> None:
 @main.command()
 @with_client_options
 @click.option("--limit", default=20, show_default=True)
+@click.option("--set", "set_id", type=SetIdType(), help="Only the jobs of this consistent set.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, as_json: bool) -> None:
-    """List recent jobs of the running agent."""
+def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, set_id: str | None,
+         as_json: bool) -> None:
+    """List recent jobs of the running agent (with the set each belongs to)."""
     from underpaint.client.agent_client import AgentClient
 
     settings = connect_settings(ctx, host, port)
 
     async def fetch() -> list[Any]:
         async with await AgentClient.connect(ws_url(settings), settings.token or "") as client:
-            return await client.list_jobs(limit)
+            return await client.list_jobs(limit, set_id=set_id)
 
     summaries = run_client(fetch())
     if as_json:
         click.echo(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
         return
-    table = Table("job", "state", "mode", "variants", "source", "prompt")
+    table = Table("job", "state", "mode", "variants", "source", "set", "prompt")
     for s in summaries:
-        table.add_row(s.job_id, s.state, s.mode, str(s.variants), s.source, s.prompt[:40])
+        table.add_row(s.job_id, s.state, s.mode, str(s.variants), s.source, s.set_id or "", s.prompt[:40])
     Console().print(table)
 
 
-for command in (*JOB_COMMANDS, models, watch):
+for command in (*JOB_COMMANDS, models, styles, watch):
     main.add_command(command)

@@ -1,12 +1,14 @@
-"""`underpaint fill|remove|expand|generate|refine|replay`: one job through the running agent.
+"""`underpaint fill|remove|expand|generate|refine|replay`: jobs through the running agent.
 
 Each mode's options are made from the Params definition (the fields MODE_FIELDS
 gives the mode, with their types, ranges and descriptions), so the command line
-and the protocol can never drift apart.
+and the protocol can never drift apart. Several images (or, for generate,
+several sizes) make a consistent set: one job each, the same params, one set id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -15,17 +17,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from underpaint.cli_common import connect_settings, console, run_client, with_client_options, ws_url
-from underpaint.core import MODE_FIELDS, Margins, Mode, Params, Rect, Size
+from underpaint.cli_common import (
+    CONTROL_HELP,
+    REFERENCE_HELP,
+    ControlType,
+    ReferenceType,
+    SentControl,
+    SentReference,
+    SetIdType,
+    connect_settings,
+    console,
+    run_client,
+    with_client_options,
+    ws_url,
+)
+from underpaint.core import MODE_FIELDS, Margins, Mode, Params, Rect, RequestError, Size
 from underpaint.core.spec import LoraRef
 
 if TYPE_CHECKING:
     from underpaint.client.run_job import ClientJob
 
 _IMAGE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_IN_FLIGHT = 2
+"""Jobs of a set one command keeps at the agent: one running while the next waits, so the engine never idles."""
 _HELP = {
     Mode.FILL: "Fill the selection MASK of IMAGE from the prompt.",
     Mode.REMOVE: "Remove what MASK selects in IMAGE, continuing its surroundings.",
@@ -95,9 +113,16 @@ def _option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     help_text = field.description or ""
     if name == "seed":
         help_text += " Random when not given."
+    if name == "style":
+        help_text += " NAME from `underpaint styles list`."
     if name == "loras":
         return click.option("--lora", name, type=LoraType(), multiple=True,
                             help=help_text + " NAME or NAME:WEIGHT (default weight 1); repeat to stack them.")
+    if name == "controls":
+        return click.option("--control", name, type=ControlType(), multiple=True, help=f"{help_text} {CONTROL_HELP}")
+    if name == "references":
+        return click.option("--reference", name, type=ReferenceType(), multiple=True,
+                            help=f"{help_text} {REFERENCE_HELP}")
     if field.annotation is bool:
         # Only the non-default side is an option: `--no-color-match`.
         return click.option(f"--no-{name.replace('_', '-')}", name, flag_value=not field.default, default=None,
@@ -110,7 +135,11 @@ def _option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def _params(given: dict[str, Any]) -> Params:
-    values = {name: value for name, value in given.items() if value is not None}
+    # Only the options given are set on Params (its model_fields_set): a style fills every field a job leaves unset.
+    values = {name: value for name, value in given.items() if value is not None and value != ()}
+    for name in ("controls", "references"):
+        if name in values:
+            values[name] = tuple(guide.ref for guide in values[name])
     values.setdefault("seed", uuid.uuid4().int % 2**32)
     try:
         return Params(**values)
@@ -121,6 +150,7 @@ def _params(given: dict[str, Any]) -> Params:
 
 
 def _common(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The replay command's outputs: one job, --out."""
     function = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")(
         function)
     function = click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -129,44 +159,119 @@ def _common(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _job_command(mode: Mode, image: bool, mask: str | None) -> click.Command:
-    """The command for `mode`: IMAGE if the mode needs one, --mask required, optional or absent."""
+    """The command for `mode`: IMAGE... if the mode needs one, --mask required, optional or absent."""
 
-    def command(ctx: click.Context, /, out: Path, as_json: bool, host: str | None, port: int | None,
-                **given: Any) -> None:
+    def command(ctx: click.Context, /, out: Path | None, out_dir: Path | None, set_id: str | None, as_json: bool,
+                host: str | None, port: int | None, **given: Any) -> None:
         from underpaint.client.run_job import ClientJob
-        from underpaint.imaging.codec import load_image
 
-        source = given.pop("image", None)
-        selection = given.pop("mask", None)
-        size: Size | None = given.pop("size", None)
+        images: tuple[Path, ...] = given.pop("image", ())
+        masks: tuple[Path, ...] = given.pop("mask", ())
+        sizes: tuple[Size, ...] = given.pop("size", ())
+        controls: tuple[SentControl, ...] = given.get("controls") or ()
+        references: tuple[SentReference, ...] = given.get("references") or ()
         params = _params(given)
-        pixels = selected = None
-        try:
-            if source is not None:
-                pixels, _ = load_image(source, 4)
-            if selection is not None:
-                selected, _ = load_image(selection, 1)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"Cannot read the input: {exc}") from None
-        if pixels is not None:
-            size = Size(width=pixels.shape[1], height=pixels.shape[0])
-        assert size is not None
-        request = ClientJob(mode, size, Rect(x=0, y=0, width=size.width, height=size.height), params,
-                            pixels, selected)
-        submit_and_report(ctx, request, out, as_json, host, port)
+        names = [path.stem for path in images] if image else [f"{size.width}x{size.height}" for size in sizes]
+        outs = _outputs(names, out, out_dir)
+        if len(names) > 1 and set_id is None:
+            set_id = f"set-{uuid.uuid4().hex[:12]}"
+        targets = _targets(images, masks) if image else [(None, None, size) for size in sizes]
+        requests = [ClientJob(mode, size, Rect(x=0, y=0, width=size.width, height=size.height), params, pixels,
+                              selected, tuple(c.image for c in controls), tuple(r.image for r in references), set_id)
+                    for pixels, selected, size in targets]
+        for name, request in zip(names, requests, strict=True):
+            _check_guides(request, name if len(names) > 1 else None)
+        run_and_report(ctx, list(zip(requests, outs, strict=True)), set_id, as_json, host, port)
 
-    command.__doc__ = _HELP[mode] + " Runs through the agent; writes OUT.psd and variant PNGs."
+    command.__doc__ = (_HELP[mode] + " Runs through the agent; writes OUT.psd and variant PNGs. Several "
+                       + ("images" if image else "--size") + " make a consistent set: one job each, with the "
+                       "same params and one set id (--set), written to --out-dir.")
     decorated: Callable[..., Any] = params_options(mode)(command)
-    decorated = _common(decorated)
+    decorated = _outputs_options(decorated)
     if mode is Mode.GENERATE:
-        decorated = click.option("--size", required=True, type=SizeType(), help="Width x height in pixels.")(
-            decorated)
+        decorated = click.option("--size", required=True, multiple=True, type=SizeType(),
+                                 help="Width x height in pixels; repeat for a set of sizes of one brief.")(decorated)
     if mask is not None:
-        decorated = click.option("--mask", required=mask == "required", type=_IMAGE,
-                                 help="Selection: white = change, black = keep, grey = soft.")(decorated)
+        decorated = click.option("--mask", required=mask == "required", multiple=True, type=_IMAGE,
+                                 help="Selection: white = change, black = keep, grey = soft. One for every "
+                                      "image, or one per image in order.")(decorated)
     if image:
-        decorated = click.argument("image", type=_IMAGE)(decorated)
+        decorated = click.argument("image", nargs=-1, required=True, type=_IMAGE)(decorated)
     return click.command(mode.value)(click.pass_context(decorated))
+
+
+def _outputs_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")(
+        function)
+    function = click.option("--set", "set_id", type=SetIdType(),
+                            help="The set id the jobs share (default: a new one when there are several); the "
+                                 "same id again adds jobs to that set. `underpaint jobs --set ID` lists it.")(function)
+    function = click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+                            help="Folder for a set: NAME.psd and its variant PNGs per image (NAME: the image's "
+                                 "name; for generate WxH).")(function)
+    function = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                            help="Layered PSD to write (one job); variant PNGs go beside it.")(function)
+    return with_client_options(function)
+
+
+Target = tuple[np.ndarray | None, np.ndarray | None, Size]
+"""A job's RGBA8 image, Gray8 mask and size."""
+
+
+def _targets(images: tuple[Path, ...], masks: tuple[Path, ...]) -> list[Target]:
+    from underpaint.imaging.codec import load_image
+
+    if len(masks) not in (0, 1, len(images)):
+        raise click.UsageError(f"--mask: give one mask for every image or one per image, not {len(masks)} for "
+                               f"{len(images)} images.")
+    try:
+        selections = [load_image(path, 1)[0] for path in masks]
+        targets: list[Target] = []
+        for index, path in enumerate(images):
+            pixels = load_image(path, 4)[0]
+            selected = selections[index if len(selections) > 1 else 0] if selections else None
+            targets.append((pixels, selected, Size(width=pixels.shape[1], height=pixels.shape[0])))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"Cannot read the input: {exc}") from None
+    return targets
+
+
+def _outputs(names: list[str], out: Path | None, out_dir: Path | None) -> list[Path]:
+    """Where each job's PSD goes: --out for one job, --out-dir/NAME.psd for each of a set (NAME-2, ... for repeats)."""
+    if out is not None and out_dir is not None:
+        raise click.UsageError("Give --out (one job) or --out-dir (a set), not both.")
+    if out is not None:
+        if len(names) > 1:
+            raise click.UsageError(f"{len(names)} targets make a set: give --out-dir DIR (a PSD each) instead of "
+                                   "--out.")
+        return [out]
+    if out_dir is None:
+        raise click.UsageError("Give --out FILE.psd, or --out-dir DIR for a set.")
+    stems: list[str] = []
+    for name in names:
+        stem, count = name, 1
+        while stem in stems:
+            count += 1
+            stem = f"{name}-{count}"
+        stems.append(stem)
+    return [out_dir / f"{stem}.psd" for stem in stems]
+
+
+def _check_guides(request: ClientJob, name: str | None) -> None:
+    """The agent's own check that each control image covers the output, run before anything is sent, so a set
+    with one ill-fitting control image sends none of its jobs."""
+    from underpaint.jobs.intake import JobRequest, check_guides
+
+    def size(array: np.ndarray) -> Size:
+        return Size(width=array.shape[1], height=array.shape[0])
+
+    job = JobRequest("cli", request.mode, request.params, request.document, request.region,
+                     control_images=tuple(None if array is None else size(array) for array in request.control_images),
+                     reference_images=tuple(size(array) for array in request.reference_images))
+    try:
+        check_guides(job, request.params, job.job_id)
+    except RequestError as exc:
+        raise click.UsageError(f"--control: {f'{name}: ' if name else ''}{exc.message}") from None
 
 
 fill = _job_command(Mode.FILL, image=True, mask="required")
@@ -180,20 +285,25 @@ refine = _job_command(Mode.REFINE, image=True, mask="optional")
 @click.argument("result_file", type=_IMAGE)
 @click.option("--image", type=_IMAGE, help="Source image (default: the one the PSD or PNG holds).")
 @click.option("--mask", type=_IMAGE, help="Selection (default: the one the PSD or PNG holds).")
+@click.option("--control-image", "control_images", type=_IMAGE, multiple=True,
+              help="Each sent control image, in order (default: the ones the PSD or PNG holds).")
+@click.option("--reference-image", "reference_images", type=_IMAGE, multiple=True,
+              help="Each reference image, in order (default: the ones the PSD or PNG holds).")
 @_common
 @click.pass_context
-def replay(ctx: click.Context, /, result_file: Path, image: Path | None, mask: Path | None, out: Path,
-           as_json: bool, host: str | None, port: int | None) -> None:
+def replay(ctx: click.Context, /, result_file: Path, image: Path | None, mask: Path | None,
+           control_images: tuple[Path, ...], reference_images: tuple[Path, ...], out: Path, as_json: bool,
+           host: str | None, port: int | None) -> None:
     """Re-make RESULT_FILE (a PSD, a variant PNG or a recipe.json) through the running agent."""
     from underpaint.client.run_job import ClientJob
     from underpaint.results.replay import load_replay
 
     try:
-        replayed = load_replay(result_file, image, mask)
+        replayed = load_replay(result_file, image, mask, control_images, reference_images)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     request = ClientJob(replayed.mode, replayed.document, replayed.region, replayed.params,
-                        replayed.image, replayed.mask)
+                        replayed.image, replayed.mask, replayed.guides.controls, replayed.guides.references)
     submit_and_report(ctx, request, out, as_json, host, port)
 
 
@@ -202,24 +312,46 @@ JOB_COMMANDS = (fill, remove, expand, generate, refine, replay)
 
 def submit_and_report(ctx: click.Context, request: ClientJob, out: Path, as_json: bool, host: str | None,
                       port: int | None) -> None:
+    run_and_report(ctx, [(request, out)], request.set_id, as_json, host, port)
+
+
+def run_and_report(ctx: click.Context, jobs: list[tuple[ClientJob, Path]], set_id: str | None, as_json: bool,
+                   host: str | None, port: int | None) -> None:
+    """Run the jobs (a set's: all with `set_id`), showing progress, then print what each made; exit 1 when one
+    did not finish."""
     from underpaint.client.run_job import run_client_job
 
     settings = connect_settings(ctx, host, port)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, disable=as_json) as bar:
-        task = bar.add_task("queued", total=1.0)
 
-        def on_progress(description: str, fraction: float) -> None:
-            bar.update(task, description=description, completed=fraction)
+        async def run(request: ClientJob, out: Path, turns: asyncio.Semaphore) -> dict[str, Any]:
+            label = f"{out.name}: " if set_id else ""
+            task = bar.add_task(label + "waiting", total=1.0)
 
-        summary = run_client(run_client_job(ws_url(settings), settings.token or "", request, out, on_progress))
+            def on_progress(description: str, fraction: float) -> None:
+                bar.update(task, description=label + description, completed=fraction)
+
+            async with turns:
+                return await run_client_job(ws_url(settings), settings.token or "", request, out, on_progress)
+
+        async def run_all() -> list[dict[str, Any]]:
+            turns = asyncio.Semaphore(_IN_FLIGHT)
+            return list(await asyncio.gather(*(run(request, out, turns) for request, out in jobs)))
+
+        summaries = run_client(run_all())
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    elif summary["state"] == "done":
-        console.print(f"Wrote {summary['psd']} and {len(summary['variants'])} variant PNG(s).")
-        for warning in summary["warnings"]:
-            console.print(f"[yellow]Note:[/yellow] {warning}")
-    if summary["state"] != "done":
-        if not as_json:
-            console.print(f"[red]Job {summary['state']}:[/red] {summary.get('message', '')}")
+        click.echo(json.dumps(summaries[0] if set_id is None else {"set_id": set_id, "jobs": summaries}, indent=2))
+    else:
+        for summary in summaries:
+            if summary["state"] == "done":
+                console.print(f"Wrote {summary['psd']} and {len(summary['variants'])} variant PNG(s).")
+                for warning in summary["warnings"]:
+                    console.print(f"[yellow]Note:[/yellow] {warning}")
+            else:
+                console.print(f"[red]Job {summary['state']}:[/red] {summary.get('message', '')}")
+        if set_id is not None:
+            done = sum(summary["state"] == "done" for summary in summaries)
+            console.print(f"Set {set_id}: {done} of {len(summaries)} jobs done (`underpaint jobs --set {set_id}`).")
+    if any(summary["state"] != "done" for summary in summaries):
         sys.exit(1)

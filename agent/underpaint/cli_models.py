@@ -1,4 +1,4 @@
-"""`underpaint models ...`: the registry of named diffusers models and LoRAs (list, add, remove, pull)."""
+"""`underpaint models ...`: the registry of named diffusers models, LoRAs and ControlNets (list, add, remove, pull)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from underpaint.cli_common import console, load
+from underpaint.core.conditioning import ControlKind
 
 
 def _registry(ctx: click.Context) -> Any:
@@ -24,12 +25,19 @@ def _fail(exc: Exception) -> click.ClickException:
 
 
 def _what(entry: Any) -> str:
+    if entry.role == "controlnet":
+        return f"{entry.control_kind} ControlNet"
+    if entry.role == "ip_adapter":
+        return "IP-Adapter"
+    if entry.role == "preprocessor":
+        return f"{entry.control_kind} preprocessor"
     return "LoRA" if entry.role == "lora" else "model"
 
 
 @click.group()
 def models() -> None:
-    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants) and LoRAs."""
+    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants), LoRAs and
+    ControlNets."""
 
 
 @models.command("list")
@@ -48,10 +56,10 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
         click.echo(json.dumps([e.model_dump(mode="json") for e in entries.values()], indent=2))
         return
     table = Table("name", "is", "architecture", "kind", "where", "sha256", "status",
-                  title=f"Models and LoRAs (registry {registry.path})")
+                  title=f"Models, LoRAs and ControlNets (registry {registry.path})")
     for entry in entries.values():
         status = "ok" if entry.location.exists() else "[red]missing[/red]"
-        table.add_row(entry.name, entry.role, entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
+        table.add_row(entry.name, _what(entry), entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
     Console().print(table)
     if not entries:
         console.print("No models yet: `underpaint models add NAME PATH` or `underpaint models pull HUB_ID`.")
@@ -65,18 +73,30 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
 @click.option("--native", nargs=3, type=int, default=None, metavar="MIN MAX PIXELS",
               help="Override the working sizes: long side min and max, most pixels (fine-tunes at other sizes).")
 @click.option("--allow-ckpt", is_flag=True, help="Accept a pickle .ckpt (it can run code: only from a trusted source).")
+@click.option("--kind", "control_kind", type=click.Choice([kind.value for kind in ControlKind]), default=None,
+              help="For a ControlNet: the kind of control image it was trained on (its weights do not say). "
+              "For a preprocessor model: the kind of map it makes (read from its config; depth or segmentation).")
+@click.option("--image-encoder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="For an IP-Adapter: its CLIP image encoder folder (default: the image_encoder folder beside it).")
 @click.pass_context
 def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
-        native: tuple[int, int, int] | None, allow_ckpt: bool) -> None:
-    """Register the model or LoRA at PATH as NAME: a diffusers folder, a single .safetensors checkpoint, or a
-    .safetensors LoRA (kohya or diffusers format); which it is, and its architecture, is read from the weights."""
+        native: tuple[int, int, int] | None, allow_ckpt: bool, control_kind: str | None,
+        image_encoder: Path | None) -> None:
+    """Register the model, LoRA, ControlNet or IP-Adapter at PATH as NAME: a diffusers folder, a .safetensors
+    checkpoint, a .safetensors LoRA (kohya or diffusers format), a ControlNet (a diffusers folder or one
+    .safetensors, with --kind), an IP-Adapter (its .safetensors, or a folder holding one, with the image_encoder
+    folder beside it or --image-encoder), or a preprocessor model that makes control maps (a transformers
+    depth-estimation or ADE20K segmentation folder); which it is, and its architecture, is read from the weights
+    and configs."""
     from underpaint.engines.diffusers.checkpoint import ModelFileError
     from underpaint.engines.diffusers.registry import RegistryError, make_entry
 
     registry = _registry(ctx)
     try:
         with console.status(f"Checking and hashing {path}..."):
-            entry = make_entry(name, path, config=config_source, native=native or None, allow_ckpt=allow_ckpt)
+            entry = make_entry(name, path, config=config_source, native=native or None, allow_ckpt=allow_ckpt,
+                               control_kind=ControlKind(control_kind) if control_kind else None,
+                               image_encoder=image_encoder)
         registry.put(entry)
     except (RegistryError, ModelFileError) as exc:
         raise _fail(exc) from None

@@ -77,6 +77,10 @@ class Settings(BaseModel):
         return self.data_dir / "results"
 
     @property
+    def styles_dir(self) -> Path:
+        return self.data_dir / "styles"
+
+    @property
     def models_path(self) -> Path:
         return self.models_file or self.data_dir / "models.json"
 

@@ -3,10 +3,11 @@ and the benchmarks use to talk to a running agent, exactly as a plugin does."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,7 +32,9 @@ from underpaint.wire.messages import (
     Preview,
     Result,
     Resume,
+    SetTarget,
     Submit,
+    SubmitSet,
     Welcome,
     agent_message_adapter,
 )
@@ -68,14 +71,65 @@ class JobOutcome:
     last_seq: int = 0
 
 
+@dataclass(frozen=True, eq=False)
+class Target:
+    """One target of a set: where its result goes and its own pixels (RGBA8 image, Gray8 mask, an RGBA8
+    image per control of the set's params, None for one derived from the source)."""
+
+    job_id: str
+    document: Size
+    region: Rect
+    image: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    control_images: tuple[np.ndarray | None, ...] = ()
+
+
+Upload = tuple[str, bytes | memoryview]
+
+
+def _with_given_params(message: Submit | SubmitSet, params: Params) -> str:
+    """`message` as JSON with only the params fields the caller set, so the agent fills the others from
+    the job's style (a field sent with its default value counts as set)."""
+    data = message.model_dump(mode="json")
+    data["params"] = params.model_dump(mode="json", exclude_unset=True)
+    return json.dumps(data)
+
+
 def _decode_blob(blob: Blob, data: bytearray, channels: int) -> np.ndarray:
     return decode_pixels(data, blob.format, blob.width, blob.height, channels)[0]
+
+
+def _encoded(array: np.ndarray, stream: str, upload_format: str, uploads: list[Upload]) -> Blob:
+    """The Blob announcing `array` (RGBA8 or Gray8) as `upload_format` ('raw' or 'png'); its bytes join `uploads`."""
+    raw: Literal["rgba8", "gray8"] = "gray8" if array.ndim == 2 else "rgba8"
+    data = encode_png(array) if upload_format == "png" else raw_bytes(array)
+    uploads.append((stream, data))
+    return Blob(stream=stream, format="png" if upload_format == "png" else raw, width=array.shape[1],
+                height=array.shape[0], bytes=len(data))
+
+
+def _own_blobs(prefix: str, image: np.ndarray | None, mask: np.ndarray | None,
+               controls: Sequence[np.ndarray | None], upload_format: str, uploads: list[Upload]) -> dict[str, Any]:
+    """The image, mask and controls fields of a submit or set target, streams named after `prefix`."""
+    return {
+        "image": None if image is None else _encoded(image, f"{prefix}/image", upload_format, uploads),
+        "mask": None if mask is None else _encoded(mask, f"{prefix}/mask", upload_format, uploads),
+        "controls": [None if array is None else _encoded(array, f"{prefix}/control-{index}", upload_format, uploads)
+                     for index, array in enumerate(controls)],
+    }
+
+
+def _reference_blobs(prefix: str, references: Sequence[np.ndarray], upload_format: str,
+                     uploads: list[Upload]) -> list[Blob]:
+    return [_encoded(array, f"{prefix}/reference-{index}", upload_format, uploads)
+            for index, array in enumerate(references)]
 
 
 class AgentClient:
     def __init__(self, ws: ClientConnection, welcome: Welcome) -> None:
         self.ws = ws
         self.welcome = welcome
+        self._sets: dict[str, list[str]] = {}  # set id -> its job ids, to end them all when the set is refused
 
     @classmethod
     async def connect(cls, url: str, token: str, client_name: str = "underpaint-cli",
@@ -117,21 +171,38 @@ class AgentClient:
 
     async def submit(self, job_id: str, mode: Mode, document: Size, region: Rect, params: Params,
                      image: np.ndarray | None = None, mask: np.ndarray | None = None,
-                     upload_format: str = "raw", result_format: str = "raw", previews: bool = False) -> None:
-        """Send the submit message and the image and mask streams."""
-        uploads: list[tuple[str, bytes | memoryview]] = []
-        blobs: dict[str, Blob] = {}
-        for name, array, raw in (("image", image, "rgba8"), ("mask", mask, "gray8")):
-            if array is None:
-                continue
-            data = encode_png(array) if upload_format == "png" else raw_bytes(array)
-            stream = f"{job_id}/{name}"
-            blobs[name] = Blob(stream=stream, format="png" if upload_format == "png" else raw,  # type: ignore[arg-type]
-                               width=array.shape[1], height=array.shape[0], bytes=len(data))
-            uploads.append((stream, data))
+                     upload_format: str = "raw", result_format: str = "raw", previews: bool = False,
+                     control_images: Sequence[np.ndarray | None] = (), reference_images: Sequence[np.ndarray] = (),
+                     set_id: str | None = None) -> None:
+        """Send the submit message and its streams: image, mask, each control image (None for a control
+        derived from the source), each reference image."""
+        uploads: list[Upload] = []
+        own = _own_blobs(job_id, image, mask, control_images, upload_format, uploads)
         submit = Submit(job_id=job_id, mode=mode, params=params, document=document, region=region,
-                        result_format=result_format, previews=previews, **blobs)  # type: ignore[arg-type]
-        await self.ws.send(submit.model_dump_json())
+                        references=_reference_blobs(job_id, reference_images, upload_format, uploads),
+                        set_id=set_id, result_format=result_format, previews=previews,  # type: ignore[arg-type]
+                        **own)
+        await self.ws.send(_with_given_params(submit, params))
+        await self._send_uploads(uploads)
+
+    async def submit_set(self, set_id: str, mode: Mode, params: Params, targets: Sequence[Target],
+                         reference_images: Sequence[np.ndarray] = (), upload_format: str = "raw",
+                         result_format: str = "raw", previews: bool = False) -> None:
+        """Send one recipe over `targets` (each becomes a job carrying `set_id`) and every stream: each
+        target's own, then the shared reference images, once."""
+        uploads: list[Upload] = []
+        members = [SetTarget(job_id=target.job_id, document=target.document, region=target.region,
+                             **_own_blobs(target.job_id, target.image, target.mask, target.control_images,
+                                          upload_format, uploads))
+                   for target in targets]
+        message = SubmitSet(set_id=set_id, mode=mode, params=params, targets=members,
+                            references=_reference_blobs(set_id, reference_images, upload_format, uploads),
+                            result_format=result_format, previews=previews)  # type: ignore[arg-type]
+        self._sets[set_id] = [target.job_id for target in targets]
+        await self.ws.send(_with_given_params(message, params))
+        await self._send_uploads(uploads)
+
+    async def _send_uploads(self, uploads: list[Upload]) -> None:
         for stream, data in uploads:
             await self.send_stream(stream, data)
 
@@ -145,8 +216,9 @@ class AgentClient:
     async def resume(self, job_id: str, after_seq: int) -> None:
         await self.ws.send(Resume(job_id=job_id, after_seq=after_seq).model_dump_json())
 
-    async def list_jobs(self, limit: int = 50) -> list[JobSummary]:
-        await self.ws.send(ListJobs(limit=limit).model_dump_json())
+    async def list_jobs(self, limit: int = 50, set_id: str | None = None) -> list[JobSummary]:
+        """The newest jobs this client may see; only those of `set_id` when given."""
+        await self.ws.send(ListJobs(limit=limit, set_id=set_id).model_dump_json())
         reply, _ = await self.next_event()
         if isinstance(reply, Error):
             raise AgentRefused(reply)
@@ -172,24 +244,38 @@ class AgentClient:
             assemblers[chunk.stream].add(chunk)
         return message, {stream: a.data() for stream, a in assemblers.items()}
 
-    async def events(self, job_id: str) -> AsyncIterator[tuple[AgentEvent, dict[str, bytearray]]]:
-        """This job's events until it ends (done, error or cancelled)."""
-        while True:
+    async def job_events(self, job_ids: Sequence[str]) -> AsyncIterator[tuple[AgentEvent, dict[str, bytearray]]]:
+        """The events of `job_ids` until each has ended (done, error or cancelled). A refused set ends
+        every job of it that this client submitted with `submit_set`: its error comes once for each."""
+        waiting = set(job_ids)
+        while waiting:
             message, payloads = await self.next_event()
+            if isinstance(message, Error) and message.seq is None and message.set_id in self._sets:
+                for job_id in self._sets[message.set_id]:
+                    if job_id in waiting:
+                        waiting.discard(job_id)
+                        yield message.model_copy(update={"job_id": job_id}), payloads
+                continue
             if isinstance(message, Error) and message.job_id is None:
                 raise AgentRefused(message)
-            if getattr(message, "job_id", None) != job_id:
+            if getattr(message, "job_id", None) not in waiting:
                 continue
             yield message, payloads
             if message.type in ("done", "error", "cancelled"):
-                return
+                waiting.discard(message.job_id)
 
     async def follow(self, job_id: str, on_event: Callable[[AgentEvent], None] | None = None) -> JobOutcome:
         """Collect a job's variants and its final message."""
-        outcome = JobOutcome(job_id, "running")
-        async for message, payloads in self.events(job_id):
+        return (await self.follow_all([job_id], on_event))[job_id]
+
+    async def follow_all(self, job_ids: Sequence[str], on_event: Callable[[AgentEvent], None] | None = None
+                         ) -> dict[str, JobOutcome]:
+        """Collect each job's variants and final message, whatever order their events come in (a set's jobs)."""
+        outcomes = {job_id: JobOutcome(job_id, "running") for job_id in job_ids}
+        async for message, payloads in self.job_events(job_ids):
             if on_event:
                 on_event(message)
+            outcome = outcomes[message.job_id]
             outcome.last_seq = max(outcome.last_seq, message.seq or 0)
             if isinstance(message, Result):
                 outcome.variants.append(Variant(
@@ -203,5 +289,4 @@ class AgentClient:
                 outcome.state, outcome.error = "error", message
             elif message.type == "cancelled":
                 outcome.state = "cancelled"
-        return outcome
-
+        return outcomes

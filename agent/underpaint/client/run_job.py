@@ -37,6 +37,10 @@ class ClientJob:
     set_id: str | None = None
 
 
+def _contiguous(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else np.ascontiguousarray(array)
+
+
 async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
                          on_progress: Callable[[str, float], None]) -> dict[str, Any]:
     """Submit `request`, follow it, and download its PSD to `out` and its variant PNGs beside it."""
@@ -53,8 +57,10 @@ async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
 
     async with await AgentClient.connect(ws_url, token) as client:
         await client.submit(job_id, request.mode, request.document, request.region, params,
-                            None if request.image is None else np.ascontiguousarray(request.image),
-                            None if request.mask is None else np.ascontiguousarray(request.mask))
+                            _contiguous(request.image), _contiguous(request.mask),
+                            control_images=[_contiguous(array) for array in request.control_images],
+                            reference_images=[np.ascontiguousarray(array) for array in request.reference_images],
+                            set_id=request.set_id)
         outcome = await client.follow(job_id, on_event)
     summary: dict[str, Any] = {"job_id": job_id, "state": outcome.state}
     if outcome.done is None:

@@ -60,8 +60,8 @@ class ControlRef(BaseModel):
 
     kind: ControlKind = Field(description="What the control image shows (edges, a drawing, depth, a pose...).")
     model: str | None = Field(default=None, max_length=64,
-                              description="A ControlNet registered with the engine; absent: the one registered "
-                                          "for this kind and the job model's architecture.")
+                              description="A ControlNet registered with the engine; absent: the first, by name, "
+                                          "registered for this kind and the job model's architecture.")
     image: Literal["sent", "source"] = Field(
         default="sent", description="'sent': the control image comes with the job, covering its output area "
                                     "(the region; for expand the region with its margins). 'source': the agent "
@@ -78,6 +78,14 @@ class ControlRef(BaseModel):
                                description="Content hash the ControlNet must have (recipes pin it).")
     image_sha256: str | None = Field(default=None, pattern=_SHA256,
                                      description="Hash of the sent control image (recipes pin it).")
+    preprocessor: str | None = Field(default=None, max_length=64,
+                                     description="The registered preprocessor model that makes this control's map "
+                                                 "(depth, segmentation), from the source or from a sent image with "
+                                                 "preprocess true; absent: the first, by name, registered for the "
+                                                 "kind.")
+    preprocessor_sha256: str | None = Field(default=None, pattern=_SHA256,
+                                            description="Content hash the preprocessor model must have (recipes "
+                                                        "pin it).")
 
     @model_validator(mode="after")
     def _a_step_range(self) -> ControlRef:
@@ -100,8 +108,8 @@ class ReferenceRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str | None = Field(default=None, max_length=64,
-                              description="An IP-Adapter registered with the engine; absent: the one registered "
-                                          "for the job model's architecture.")
+                              description="An IP-Adapter registered with the engine; absent: the first, by "
+                                          "name, registered for the job model's architecture.")
     weight: float = Field(default=0.6, ge=0, le=2, description="How strongly it steers; 0 is the job without it.")
     focus: Literal["all", "style"] = Field(
         default="all", description="'all': content and look; 'style': only the look (colour, texture, light), "

@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     INCOMPATIBLE_CONTROLNET = "incompatible_controlnet"
     CONTROLNET_CHANGED = "controlnet_changed"
     NO_PREPROCESSOR = "no_preprocessor"
+    PREPROCESSOR_CHANGED = "preprocessor_changed"
     TOO_MANY_REFERENCES = "too_many_references"
     UNKNOWN_IP_ADAPTER = "unknown_ip_adapter"
     INCOMPATIBLE_IP_ADAPTER = "incompatible_ip_adapter"

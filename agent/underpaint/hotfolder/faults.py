@@ -1,8 +1,8 @@
 """The hot folder's one fault-injection point; it exists only for the restart tests.
 
-tests/test_hotfolder_restart.py starts `underpaint watch` with
-UNDERPAINT_HOTFOLDER_KILL_AT set to a step ("claiming" or "moving-originals");
-right after the first file of a job is renamed in that step, the process kills
+tests/test_hotfolder_restart.py (and test_hotfolder_sets.py) start `underpaint watch`
+with UNDERPAINT_HOTFOLDER_KILL_AT set to a step ("claiming", "splitting-set" or
+"moving-originals"); right after the first file of a job is renamed in that step, the process kills
 itself with SIGKILL, so the test can check that a restart finishes a
 half-done step. Unset (always, outside those tests) it does nothing.
 """

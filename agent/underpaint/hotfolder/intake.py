@@ -2,11 +2,16 @@
 
 A job is an image, optionally its mask (`NAME.mask.png`) and a recipe sidecar
 (`NAME.json`), or a folder holding these. The sidecar uses the protocol's
-fields: `mode`, `params` (the Params model) and `mask` (a path relative to
-the sidecar, which must stay inside the hot folder). A `recipe.json` written
-by any Underpaint result is accepted as a sidecar too: its engine, model, mode
-and params are reused. `DIR/defaults.json` has the same format; a sidecar's
-values win over it, key by key inside `params`.
+fields: `mode`, `params` (the Params model, controls, references and style
+included) and paths relative to the sidecar, which must stay inside the hot
+folder: `mask`, `control_images` (one per `params.controls`, null for a
+control derived from the source) and `reference_images` (one per
+`params.references`). A `recipe.json` written by any Underpaint result is
+accepted as a sidecar too: its engine, model, mode and params are reused.
+The job's sidecar is the top of a stack of recipe files: `DIR/defaults.json`,
+then a set's `set.json`, then the sidecar, each in the same format; the upper
+one wins, key by key inside `params`, and each path list comes whole from the
+upper file that gives it.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from underpaint.core import JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
+from underpaint.core.errors import request_error_from
 from underpaint.imaging.canvas import request_geometry
 from underpaint.imaging.codec import to_array
 from underpaint.jobs.intake import Intake, JobRequest
@@ -41,12 +47,15 @@ class HotFolderError(Exception):
 
 
 class Sidecar(BaseModel):
-    """A recipe sidecar or defaults.json; recipe-only fields are accepted so result recipes work as sidecars."""
+    """A recipe sidecar, set.json or defaults.json; recipe-only fields (`engine` ... `set_id`) are accepted so
+    result recipes work as sidecars (their `style` and `set_id` only label the result they came from)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: Mode | None = None
     mask: str | None = None
+    control_images: list[str | None] | None = None
+    reference_images: list[str] | None = None
     params: dict[str, Any] = {}
     engine: str | None = None
     model: ModelRef | str | None = None
@@ -56,6 +65,23 @@ class Sidecar(BaseModel):
     region: dict[str, Any] | None = None
     image_sha256: str | None = None
     mask_sha256: str | None = None
+    style: str | None = None
+    set_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecipeFile:
+    """One file of a job's recipe stack, and the folders its relative paths start from (the folder it
+    is in; for a claimed job's own sidecar, also the folder it was dropped in)."""
+
+    path: Path
+    bases: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class _Layer:
+    sidecar: Sidecar
+    bases: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -77,15 +103,18 @@ class JobFiles:
     """The same folder before the claim (for paths to shared files elsewhere in the hot folder)."""
 
 
-def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> JobFiles:
-    """Which claimed file is the image, the mask and the recipe."""
+def find_files(job_dir: Path, members: list[str], kind: str, origin: Path) -> JobFiles:
+    """Which claimed file is the image, the mask and the recipe; `origin` is where they were dropped
+    (in/, or a set's folder)."""
     if kind == "folder":
         base = job_dir / members[0]
         names = sorted(p.name for p in base.iterdir() if p.is_file() and not is_ignored(p.name)
                        and p.name != READY_MARKER)
-        original_base = inbox / members[0]
+        guides = files_named_by([base / name for name in names if classify(name)[1] == "recipe"])
+        names = [name for name in names if (base / name).resolve() not in guides]
+        original_base = origin / members[0]
     else:
-        base, names, original_base = job_dir, sorted(members), inbox
+        base, names, original_base = job_dir, sorted(members), origin
     found: dict[str, list[Path]] = {"image": [], "mask": [], "recipe": [], "other": []}
     for name in names:
         _, role = classify(name)
@@ -108,24 +137,39 @@ def find_files(job_dir: Path, members: list[str], kind: str, inbox: Path) -> Job
     return JobFiles(found["image"][0], mask, recipe, base, original_base)
 
 
-def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Path, intake: Intake) -> BuiltJob:
-    """The JobSpec for one claimed job, or HotFolderError saying why not.
+def files_named_by(recipes: list[Path]) -> set[Path]:
+    """The files these recipes name beside them (mask, control and reference images): a folder's guides,
+    never jobs of their own. A recipe that cannot be read names none (building the job reports it)."""
+    named: set[Path] = set()
+    for recipe in recipes:
+        try:
+            sidecar = Sidecar.model_validate_json(recipe.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            continue
+        entries = [sidecar.mask, *(sidecar.control_images or ()), *(sidecar.reference_images or ())]
+        named.update((recipe.parent / entry).resolve() for entry in entries if entry)
+    return named
+
+
+def build_job(job_id: str, name: str, files: JobFiles, root: Path, below: list[RecipeFile], intake: Intake,
+              set_id: str | None = None) -> BuiltJob:
+    """The JobSpec for one claimed job, or HotFolderError saying why not. `below` are the recipe files
+    under the job's own sidecar (defaults.json, set.json), lowest first; `set_id` the set it belongs to.
 
     A recipe whose image hash matches the dropped image is a replay: its document and region
     (the request's, before any Expand) are honoured so the result comes out pixel for pixel.
     """
-    sidecars = [s for s in (_read_sidecar(defaults, "defaults.json") if defaults.is_file() else None,
-                            _read_sidecar(files.recipe, files.recipe.name) if files.recipe else None) if s]
+    layers = [_Layer(_read_sidecar(f.path, f.path.name), f.bases) for f in below if f.path.is_file()]
+    if files.recipe:
+        layers.append(_Layer(_read_sidecar(files.recipe, files.recipe.name), (files.base, files.original_base)))
+    sidecars = [layer.sidecar for layer in layers]
     mode = next((s.mode for s in reversed(sidecars) if s.mode), None)
     params = _params(sidecars)
     try:
         engine_name, _ = intake.resolve(params, job_id)
     except RequestError as exc:
         raise HotFolderError(exc.code, exc.message) from None
-    mask_path = files.mask
-    recipe_mask = files.recipe and next((s.mask for s in reversed(sidecars) if s.mask), None)
-    if recipe_mask:
-        mask_path = _inside(files, root, recipe_mask)
+    mask_path = _mask_path(layers, files, root)
     assert files.image is not None
     image, notes = _load(files.image, root, 4, intake.max_pixels)
     mask = None
@@ -138,21 +182,52 @@ def build_job(job_id: str, name: str, files: JobFiles, root: Path, defaults: Pat
                                  f"fills selections, so drop {files.image.stem}.mask.png beside it (white = fill) "
                                  "or give a recipe with a mode that needs none.")
         mode = Mode.FILL
+    control_paths = _guide_paths(layers, "control_images", root)
+    reference_paths = [path for path in _guide_paths(layers, "reference_images", root) if path is not None]
+    controls = [None if path is None else _load(path, root, 4, intake.max_pixels)[0] for path in control_paths]
+    references = [_load(path, root, 4, intake.max_pixels)[0] for path in reference_paths]
+    reference_sizes = tuple(Size(width=array.shape[1], height=array.shape[0]) for array in references)
     height, width = image.shape[:2]
     document, region = _geometry(sidecars[-1] if files.recipe else None, image, mode, params)
     params = params.model_copy(update={"engine": engine_name})
     request = {"hot_folder": str(root), "name": name, "mode": str(mode), "params": params.model_dump(mode="json"),
                "image": files.image.name, "mask": mask_path.name if mask_path else None, "width": width,
-               "height": height, "document": document.model_dump(), "region": region.model_dump()}
+               "height": height, "document": document.model_dump(), "region": region.model_dump(),
+               "control_images": [None if path is None else str(path) for path in control_paths],
+               "reference_images": [str(path) for path in reference_paths], "set_id": set_id}
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-    size = Size(width=width, height=height)
-    job = JobRequest(job_id, mode, params, document, region, size,
-                     None if mask is None else Size(width=mask.shape[1], height=mask.shape[0]))
+    job = JobRequest(job_id, mode, params, document, region, _size(image), _size(mask),
+                     tuple(_size(array) for array in controls), reference_sizes, set_id)
     try:
-        spec = intake.spec(job, image, mask, "hotfolder", "hotfolder", notes)
+        spec = intake.spec(job, image, mask, "hotfolder", "hotfolder", notes, controls, references)
     except RequestError as exc:
         raise HotFolderError(exc.code, exc.message) from None
     return BuiltJob(spec, engine_name, request, digest)
+
+
+def _mask_path(layers: list[_Layer], files: JobFiles, root: Path) -> Path | None:
+    """The job's own sidecar's `mask`, else its dropped NAME.mask.png, else the nearest lower recipe's `mask`."""
+    own = layers[-1] if files.recipe else None
+    if own is not None and own.sidecar.mask:
+        return _inside(own.bases, root, own.sidecar.mask)
+    if files.mask is not None:
+        return files.mask
+    lower = next((layer for layer in reversed(layers) if layer.sidecar.mask), None)
+    return None if lower is None or lower.sidecar.mask is None else _inside(lower.bases, root, lower.sidecar.mask)
+
+
+def _guide_paths(layers: list[_Layer], key: Literal["control_images", "reference_images"],
+                 root: Path) -> list[Path | None]:
+    """The control or reference image files of the upper recipe that lists them (null: derived from the source)."""
+    for layer in reversed(layers):
+        listed: list[str | None] | list[str] | None = getattr(layer.sidecar, key)
+        if listed is not None:
+            return [None if entry is None else _inside(layer.bases, root, entry) for entry in listed]
+    return []
+
+
+def _size(array: np.ndarray | None) -> Size | None:
+    return None if array is None else Size(width=array.shape[1], height=array.shape[0])
 
 
 def _geometry(recipe: Sidecar | None, image: np.ndarray, mode: Mode, params: Params) -> tuple[Size, Rect]:
@@ -193,7 +268,10 @@ def _params(sidecars: list[Sidecar]) -> Params:
     try:
         return Params.model_validate(merged)
     except ValidationError as exc:
-        raise HotFolderError("invalid_recipe", f"The recipe's params are invalid: {_first_problem(exc)}.") from None
+        # A limit with a code of its own (too_many_controls, weight_out_of_range, ...) keeps it.
+        code = request_error_from(exc).code
+        raise HotFolderError("invalid_recipe" if code == ErrorCode.INVALID_MESSAGE else code,
+                             f"The recipe's params are invalid: {_first_problem(exc)}.") from None
 
 
 def _first_problem(exc: Exception) -> str:
@@ -204,13 +282,14 @@ def _first_problem(exc: Exception) -> str:
     return str(exc).split("\n")[0].rstrip(".")
 
 
-def _inside(files: JobFiles, root: Path, relative: str) -> Path:
-    """A recipe path: a claimed file of this job, or another file inside the hot folder."""
-    for base in (files.base, files.original_base):
+def _inside(bases: tuple[Path, ...], root: Path, relative: str) -> Path:
+    """A recipe path, from the first of `bases` where it names a file inside the hot folder (a claimed
+    file of this job, or another file inside the hot folder)."""
+    for base in bases:
         candidate = (base / relative).resolve()
         if candidate.is_relative_to(root.resolve()) and candidate.is_file():
             return candidate
-    candidate = (files.original_base / relative).resolve()
+    candidate = (bases[-1] / relative).resolve()
     if not candidate.is_relative_to(root.resolve()):
         raise HotFolderError("path_outside_folder", f"The recipe points to '{relative}', which lies outside the "
                              "hot folder; recipes may only name files inside it.")

@@ -8,6 +8,10 @@
     DIR/failed/        originals after failure, plus <name>.error.json
     DIR/defaults.json  optional folder-wide recipe defaults
 
+A folder in in/ holding `set.json` is a consistent set (hotfolder.sets): each
+image in it becomes a job of its own, all sharing one set id, and its results
+go to out/<set>/<name>/, its originals to done/<set>/ or failed/<set>/.
+
 A file is ready when its size and modification time have not changed for
 `stable_seconds` (a file whose mtime is already that old, e.g. one moved in,
 is ready on first sight unless polling a network share, whose clock may
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,6 +32,7 @@ TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".partial", ".download
 READY_MARKER = "READY"
 SUBFOLDERS = ("in", "processing", "out", "done", "failed")
 DEFAULTS_FILE = "defaults.json"
+SET_FILE = "set.json"
 
 Role = Literal["image", "mask", "recipe", "other"]
 
@@ -62,6 +68,13 @@ class Layout:
     def create(self) -> None:
         for name in SUBFOLDERS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
+
+
+def new_id(name: str, prefix: str) -> str:
+    """A job or set id from a dropped name: its safe characters and 8 random hex digits (ids travel in the
+    protocol, whose pattern allows letters, digits, `-`, `_` and `.`)."""
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in name)[:40].strip("-_")
+    return f"{prefix}{safe or 'job'}-{uuid.uuid4().hex[:8]}"
 
 
 def is_ignored(name: str) -> bool:
@@ -166,7 +179,7 @@ class Tracker:
             stable[name] = observed.marked_ready or now - seen.changed >= self.stable_seconds
             too_long[name] = now - seen.first_seen >= self.max_wait
         verdict = Verdict()
-        for group in _groups(entries):
+        for group in group_entries({name: observed.is_dir for name, observed in entries.items()}):
             if all(stable[m] for m in group.members):
                 if group.has_image or group.kind == "folder" or "other" in group.roles:
                     verdict.ready.append(group)
@@ -207,15 +220,16 @@ def _observe(entry: os.DirEntry[str]) -> _Observed | None:
     return _Observed((info.st_size, info.st_mtime_ns), info.st_mtime, False, False)
 
 
-def _groups(entries: dict[str, _Observed]) -> list[Group]:
-    """Folders alone; files by stem. A file Underpaint cannot read joins the mask and recipe of its stem
-    when they have no image (it was meant as theirs, so they fail with it rather than wait for an image
-    that never comes); beside an image it is a job of its own, so a stray `photo.xmp` spoils nothing."""
+def group_entries(entries: dict[str, bool]) -> list[Group]:
+    """Entries (name -> is a folder) as jobs: folders alone; files by stem. A file Underpaint cannot read
+    joins the mask and recipe of its stem when they have no image (it was meant as theirs, so they fail
+    with it rather than wait for an image that never comes); beside an image it is a job of its own, so a
+    stray `photo.xmp` spoils nothing."""
     by_stem: dict[str, list[tuple[str, Role]]] = {}
     others: list[tuple[str, str]] = []
     groups: list[Group] = []
-    for name, observed in sorted(entries.items()):
-        if observed.is_dir:
+    for name, is_dir in sorted(entries.items()):
+        if is_dir:
             groups.append(Group(name, (name,), "folder"))
             continue
         stem, role = classify(name)

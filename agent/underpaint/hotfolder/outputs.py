@@ -124,6 +124,20 @@ def move_originals(src_dir: Path, dest: Path, stem: str) -> str:
     return stem + tag
 
 
+def move_in(names: list[str], source: Path, target: Path, step: str) -> int:
+    """Rename each of `names` from `source` into `target` (a claim); returns how many are in `target`
+    now, so a claim cut short by a crash is finished by running it again."""
+    moved = 0
+    for name in names:
+        try:
+            os.rename(source / name, target / name)
+            moved += 1
+        except FileNotFoundError:
+            moved += (target / name).exists()
+        kill_point(step)
+    return moved
+
+
 def error_file_name(stem: str) -> str:
     return fit_name(stem, ERROR_SUFFIX)
 

@@ -5,7 +5,8 @@ jobs.intake) submitted to the shared JobManager as owner "hotfolder", so it
 shows in `underpaint jobs` and the history beside websocket jobs. At most
 `MAX_IN_FLIGHT` hot-folder jobs sit in the agent's queue at once; the rest
 wait in in/ (or processing/ after a restart), so a drop of hundreds of files
-never fills the queue that plugins share.
+never fills the queue that plugins share. A folder holding set.json is a set
+(hotfolder.sets): its images become member jobs like any other.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import contextlib
 import logging
 import os
 import shutil
-import uuid
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
@@ -32,12 +32,12 @@ from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
 from underpaint.wire.messages import Cancelled, Done, Error, Progress
 
-from .faults import kill_point
-from .intake import BuiltJob, HotFolderError, build_job, find_files
+from .intake import BuiltJob, HotFolderError, RecipeFile, build_job, find_files
 from .journal import Journal, JournalRow
-from .layout import Group, Layout, Tracker, classify
+from .layout import Group, Layout, Tracker, classify, new_id
 from .lock import FolderLock
-from .outputs import move_originals, output_stem, reserve_out_dir, write_error, write_outputs
+from .outputs import move_in, move_originals, output_stem, reserve_out_dir, write_error, write_outputs
+from .sets import Sets
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4
@@ -56,6 +56,7 @@ class HotFolder:
         self.tracker = Tracker(self.layout.inbox, settings.hot_folder_stable_seconds,
                                settings.hot_folder_max_wait_seconds, trust_mtime=self.poll is None)
         self.journal: Journal | None = None
+        self.sets: Sets | None = None
         self._lock = FolderLock(self.layout.root)
         self._wake = asyncio.Event()
         self._pending: deque[str] = deque()
@@ -72,6 +73,7 @@ class HotFolder:
         self.layout.create()
         self._lock.acquire()
         self.journal = Journal(self.settings.history_path, self.layout.root)
+        self.sets = Sets(self.layout, self.journal)
         self._recover()
         loop = asyncio.get_running_loop()
         observer = PollingObserver(timeout=self.poll) if self.poll else Observer()
@@ -132,6 +134,10 @@ class HotFolder:
             if not self._has_room() or self._pending:
                 claimed_all = False
                 break
+            if self._sets().is_set(group):
+                self.tracker.forget(group.members)
+                self._pending.extend(self._sets().claim(group))
+                continue
             job_id = self._claim(group)
             if job_id is not None and not await self._submit(job_id):
                 claimed_all = False
@@ -156,11 +162,11 @@ class HotFolder:
                         pass
             except OSError:
                 return None  # still locked by its writer (Windows shares): try again later
-        job_id = _new_job_id(group.name)
+        job_id = new_id(group.name, "hf-")
         journal.add(job_id, group.name, members)
         job_dir = self.layout.processing / job_id
         job_dir.mkdir(parents=True)
-        moved = self._move_in(members, job_dir)
+        moved = move_in(members, self.layout.inbox, job_dir, "claiming")
         self.tracker.forget(group.members)
         if not moved:
             shutil.rmtree(job_dir, ignore_errors=True)
@@ -169,16 +175,9 @@ class HotFolder:
         journal.set_state(job_id, "claimed")
         return job_id
 
-    def _move_in(self, members: list[str], job_dir: Path) -> int:
-        moved = 0
-        for name in members:
-            try:
-                os.rename(self.layout.inbox / name, job_dir / name)
-                moved += 1
-            except FileNotFoundError:
-                moved += (job_dir / name).exists()
-            kill_point("claiming")
-        return moved
+    def _origin(self, row: JournalRow) -> Path:
+        """Where a job's files were claimed from: in/, or its set's folder."""
+        return self.layout.inbox if row.set_id is None else self._sets().folder(row.set_id)
 
     async def _claim_and_fail(self, group: Group, code: str, message: str) -> None:
         job_id = self._claim(group)
@@ -231,8 +230,11 @@ class HotFolder:
                 raise HotFolderError("linked_folder", f"{member} is a link to a folder, and links to folders are "
                                      "not followed; drop the folder itself.")
         kind = "folder" if len(members) == 1 and (job_dir / members[0]).is_dir() else "files"
-        files = find_files(job_dir, members, kind, self.layout.inbox)
-        return build_job(agent_id, row.name, files, self.layout.root, self.layout.defaults, self.manager.intake)
+        files = find_files(job_dir, members, kind, self._origin(row))
+        below = [RecipeFile(self.layout.defaults, (self.layout.root,))]
+        if row.set_id is not None:
+            below.append(self._sets().recipe(row.set_id))
+        return build_job(agent_id, row.name, files, self.layout.root, below, self.manager.intake, row.set_id)
 
     def _on_event(self, job_id: str, agent_id: str, event: Event) -> None:
         if self._stopping:
@@ -264,7 +266,7 @@ class HotFolder:
         if stem != row.name:
             warnings.append(f"The name {row.name} is too long for these file names, so the outputs are named {stem}.")
         try:
-            out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self.layout.out, stem)
+            out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self._sets().destinations(row)[0], stem)
             journal.set_out_dir(job_id, out_dir)
             await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, stem, warnings)
         except OSError as exc:
@@ -276,7 +278,8 @@ class HotFolder:
 
     async def _file_done(self, row: JournalRow) -> None:
         try:
-            await asyncio.to_thread(move_originals, self.layout.processing / row.job_id, self.layout.done, row.name)
+            await asyncio.to_thread(move_originals, self.layout.processing / row.job_id,
+                                    self._sets().destinations(row)[1], row.name)
         except OSError as exc:
             await self._fail(row.job_id, "move_failed", f"The originals could not be moved to done/ ({_why(exc)}), "
                              "so the outputs were removed; once done/ can take them, move the originals back "
@@ -291,7 +294,8 @@ class HotFolder:
         row = journal.get(job_id)
         assert row is not None
         try:
-            await asyncio.to_thread(self._file_failed, row, code, message)
+            failed = self._sets().destinations(row)[2]
+            await asyncio.to_thread(self._file_failed, row, failed, code, message)
         except OSError:
             # Not even failed/ takes it: it stays in processing/, journalled as failing, and the next
             # start files it. Its slot is freed all the same, so later jobs go on.
@@ -302,9 +306,10 @@ class HotFolder:
         finally:
             self._ended(job_id)
 
-    def _file_failed(self, row: JournalRow, code: str, message: str) -> None:
-        stem = move_originals(self.layout.processing / row.job_id, self.layout.failed, row.name)
-        write_error(self.layout.failed, stem, str(code), message, row.job_id, row.members)
+    def _file_failed(self, row: JournalRow, failed: Path, code: str, message: str) -> None:
+        """Runs in a worker thread: `failed` (hotfolder.sets knows it) comes from the loop, as the journal does."""
+        stem = move_originals(self.layout.processing / row.job_id, failed, row.name)
+        write_error(failed, stem, str(code), message, row.job_id, row.members)
         if row.out_dir:
             shutil.rmtree(row.out_dir, ignore_errors=True)
 
@@ -312,6 +317,9 @@ class HotFolder:
         self._in_flight.discard(job_id)
         self._started.discard(job_id)
         self._wake.set()
+        row = self._journal().get(job_id)
+        if row is not None and row.set_id is not None:
+            self._sets().end_if_complete(row.set_id)
 
     # restart
 
@@ -324,7 +332,7 @@ class HotFolder:
             job_dir = self.layout.processing / row.job_id
             if row.state == "claiming":
                 job_dir.mkdir(parents=True, exist_ok=True)
-                if not self._move_in(row.members, job_dir):
+                if not move_in(row.members, self._origin(row), job_dir, "claiming"):
                     shutil.rmtree(job_dir, ignore_errors=True)
                     journal.set_state(row.job_id, "failed")
                     continue
@@ -340,11 +348,14 @@ class HotFolder:
                 self._spawn(self._file_done(row))
             elif row.state == "failing":
                 self._spawn(self._fail(row.job_id, row.error_code or ErrorCode.INTERNAL, row.error_message or ""))
+        set_folders, split_off = self._sets().recover()
+        known |= set_folders | set(split_off)
+        self._pending.extend(split_off)
         for entry in sorted(self.layout.processing.iterdir()):
             if entry.name in known:
                 continue
             if entry.is_dir():  # a job folder the journal does not know (e.g. copied here): adopt it
-                job_id = _new_job_id(entry.name)
+                job_id = new_id(entry.name, "hf-")
                 members = sorted(p.name for p in entry.iterdir())
                 name = classify(members[0])[0] if len(members) == 1 else entry.name
                 journal.add(job_id, name, members)
@@ -359,6 +370,10 @@ class HotFolder:
     def _journal(self) -> Journal:
         assert self.journal is not None, "the hot folder is not started"
         return self.journal
+
+    def _sets(self) -> Sets:
+        assert self.sets is not None, "the hot folder is not started"
+        return self.sets
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -390,7 +405,3 @@ def _why(exc: OSError) -> str:
     where = f" ({exc.filename})" if exc.filename else ""
     return f"{exc.strerror or exc}{where}"
 
-
-def _new_job_id(name: str) -> str:
-    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in name)[:40].strip("-_") or "job"
-    return f"hf-{safe}-{uuid.uuid4().hex[:8]}"

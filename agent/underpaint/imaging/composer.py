@@ -64,13 +64,20 @@ def prepare(spec: JobSpec, plan: Plan) -> Prepared:
     # Any working pixel touched by the fill is created: the scaled-back result covers it.
     work_mask = np.where(resize(fill, plan.working) > 0, np.uint8(255), np.uint8(0))
     return Prepared(
-        work_image=np.ascontiguousarray(resize(source, plan.working)[..., :3]),
+        work_image=np.ascontiguousarray(at_working_size(spec.image, plan)[..., :3]),
         work_mask=work_mask,
         ring=_ring(work_mask),
         source=source,
         fill=fill,
         layer_mask=layer_mask,
     )
+
+
+def at_working_size(image: np.ndarray, plan: Plan) -> np.ndarray:
+    """The context of `image` (which covers the job's region) resized to working size: what the engine sees of
+    the source, and of each control image the same way."""
+    crop = plan.crop
+    return resize(image[crop.y : crop.bottom, crop.x : crop.right], plan.working)
 
 
 def compose(

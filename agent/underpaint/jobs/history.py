@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     files_json TEXT,
     error_code TEXT,
     error_message TEXT,
-    last_seq INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    set_id TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 -- Each job's events as sent (result pixels live in the job's files), so a resume after a restart
@@ -41,17 +42,44 @@ CREATE TABLE IF NOT EXISTS events (
     message_json TEXT NOT NULL,
     PRIMARY KEY (job_id, seq)
 ) WITHOUT ROWID;
+-- What a person decided about each variant on the agent's page (jobs/curation.py): a star, a pick or a
+-- reject, and a note. Kept apart from the job's row, which the job room writes.
+CREATE TABLE IF NOT EXISTS picks (
+    job_id TEXT NOT NULL,
+    variant INTEGER NOT NULL,
+    starred INTEGER NOT NULL DEFAULT 0,
+    verdict TEXT CHECK (verdict IN ('pick', 'reject')),
+    note TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (job_id, variant)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS picks_starred ON picks(starred, job_id);
+CREATE INDEX IF NOT EXISTS picks_verdict ON picks(verdict, job_id);
 """
 
+MODEL_OF_JOB = "COALESCE(json_extract(recipe_json, '$.model.name'), json_extract(recipe_json, '$.engine'))"
+"""A finished job's model, or its engine for engines without models (classic), from its recipe."""
+STYLE_OF_JOB = "json_extract(recipe_json, '$.style')"
+# The gallery's pages are newest first, each filter narrowing by one column; these indexes end in
+# (created_at, job_id) so a page of any one filter is read in order, never sorted (a set's few jobs,
+# found by jobs_set, are).
+GALLERY_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS jobs_page ON jobs(created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_mode ON jobs(mode, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_source ON jobs(source, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_model ON jobs({MODEL_OF_JOB}, created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_style ON jobs({STYLE_OF_JOB}, created_at, job_id);
+"""
 ACTIVE_STATES = ("queued", "running")
 _JOB_EVENT: TypeAdapter[JobEvent] = TypeAdapter(Annotated[JobEvent, Field(discriminator="type")])
 
 
-def open_database(path: Path, schema: str) -> sqlite3.Connection:
+def open_database(path: Path, schema: str, *, any_thread: bool = False) -> sqlite3.Connection:
     """The agent's SQLite file in autocommit and WAL mode, so the history and the hot-folder
-    journal can share it from their own connections; `timeout` waits out the other's writes."""
+    journal can share it from their own connections; `timeout` waits out the other's writes.
+    `any_thread` lets a connection that one worker thread uses at a time be opened elsewhere."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not any_thread)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -64,6 +92,13 @@ class HistoryStore:
 
     def __init__(self, path: Path) -> None:
         self._db = open_database(path, _SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "set_id" not in columns:
+            # A history from before sets: its jobs belong to none.
+            self._db.execute("ALTER TABLE jobs ADD COLUMN set_id TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_set ON jobs(set_id, created_at)")
+        # After the columns they cover exist: a history from before sets has no set_id until just above.
+        self._db.executescript(GALLERY_INDEXES)
 
     def close(self) -> None:
         self._db.close()
@@ -84,12 +119,12 @@ class HistoryStore:
 
     def add(
         self, job_id: str, mode: str, prompt: str, variants: int, client: str, source: str,
-        request: dict[str, Any], digest: str,
+        request: dict[str, Any], digest: str, set_id: str | None = None,
     ) -> None:
         self._db.execute(
             "INSERT INTO jobs (job_id, state, mode, prompt, variants, client, source, request_json, "
-            "request_digest, created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, mode, prompt, variants, client, source, json.dumps(request), digest, time.time()),
+            "request_digest, created_at, set_id) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, mode, prompt, variants, client, source, json.dumps(request), digest, time.time(), set_id),
         )
 
     def mark_running(self, job_id: str) -> None:
@@ -130,18 +165,27 @@ class HistoryStore:
         row: sqlite3.Row | None = self._db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return row
 
-    def recent(self, limit: int, client: str | None = None, shared_source: str = "") -> list[JobSummary]:
-        """Newest first; with `client`, only that client's jobs and those from `shared_source`."""
-        if client is None:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
-        else:
-            rows = self._db.execute("SELECT * FROM jobs WHERE client=? OR source=? ORDER BY created_at DESC LIMIT ?",
-                                    (client, shared_source, limit)).fetchall()
+    def recent(self, limit: int, client: str | None = None, shared_source: str = "",
+               set_id: str | None = None) -> list[JobSummary]:
+        """Newest first; with `client`, only that client's jobs and those from `shared_source`; with
+        `set_id`, only that set's."""
+        where: list[str] = []
+        args: list[object] = []
+        if client is not None:
+            where.append("(client=? OR source=?)")
+            args += [client, shared_source]
+        if set_id is not None:
+            where.append("set_id=?")
+            args.append(set_id)
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._db.execute(f"SELECT * FROM jobs {condition}ORDER BY created_at DESC LIMIT ?",
+                                (*args, limit)).fetchall()
         return [summary(row) for row in rows]
 
     def forget(self, job_id: str) -> None:
         """Drop a job and its events, so that its id can name a new run (a retry of a failed one)."""
         self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM picks WHERE job_id=?", (job_id,))
         self._db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
 
@@ -150,5 +194,5 @@ def summary(row: sqlite3.Row) -> JobSummary:
         job_id=row["job_id"], state=row["state"], mode=row["mode"], prompt=row["prompt"],
         variants=row["variants"], client=row["client"], source=row["source"],
         created_at=row["created_at"], finished_at=row["finished_at"], error_code=row["error_code"],
-        last_seq=row["last_seq"],
+        last_seq=row["last_seq"], set_id=row["set_id"],
     )

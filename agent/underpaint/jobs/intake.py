@@ -11,7 +11,7 @@ here with its own code rather than queued to fail later.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.core.geometry import Margins
 from underpaint.engines.base import Engine
-from underpaint.imaging.canvas import check_expand
+from underpaint.imaging.canvas import check_expand, expanded_region
 from underpaint.results.recipe import pixels_sha256
+from underpaint.styles import Resolved, StyleBook, resolve_style
 
 NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE})
 NEEDS_MASK = frozenset({Mode.FILL, Mode.REMOVE})
@@ -47,10 +48,13 @@ class JobRequest:
 
 @dataclass(frozen=True)
 class Intake:
+    """The checks, over the agent's engines; a job naming a style has it resolved from `styles` first."""
+
     engines: Mapping[str, Engine]
     default_engine: str
     max_pixels: int
     max_variants: int
+    styles: StyleBook | None = None
 
     def resolve(self, params: Params, job_id: str | None = None) -> tuple[str, EngineCapabilities]:
         """The engine a job with `params` runs on, and its capabilities for the job's model."""
@@ -72,7 +76,26 @@ class Intake:
 
     def check(self, request: JobRequest) -> str:
         """Everything that can be refused from the request alone; returns the engine name."""
-        return self._checked(request)[0]
+        return self._checked(self.styled(request)[0])[0]
+
+    def styled(self, request: JobRequest) -> tuple[JobRequest, Resolved | None]:
+        """`request` with the style it names resolved into its params, and the entries for the guides
+        the style adds: none for its controls (derived from the source), the size of each of its
+        reference images after the job's own. unknown_style when the agent has no such style."""
+        name = request.params.style
+        if name is None:
+            return request, None
+        if self.styles is None:
+            raise RequestError(ErrorCode.UNKNOWN_STYLE, f"No style named '{name}': this agent keeps no styles.",
+                               request.job_id)
+        try:
+            resolved = resolve_style(self.styles.get(name), request.params, request.mode)
+        except RequestError as exc:
+            raise RequestError(exc.code, exc.message, request.job_id) from None
+        return replace(request, params=resolved.params,
+                       control_images=(*request.control_images, *(None,) * resolved.controls),
+                       reference_images=(*request.reference_images,
+                                         *(reference.size for reference in resolved.references))), resolved
 
     def _checked(self, request: JobRequest) -> tuple[str, Params]:
         """The engine name, and the params with each LoRA's content hash pinned."""
@@ -97,6 +120,9 @@ class Intake:
                                    f"The {what} is {size.width}x{size.height} but the region is "
                                    f"{request.region.width}x{request.region.height}.", job)
         check_guides(request, params, job)
+        for index, size in enumerate(request.reference_images):
+            self._check_pixels(Rect(x=0, y=0, width=size.width, height=size.height), f"reference image {index + 1}",
+                               job)
         return name, params.model_copy(update={"engine": name})
 
     def spec(self, request: JobRequest, image: np.ndarray | None, mask: np.ndarray | None, source: str,
@@ -104,6 +130,11 @@ class Intake:
              reference_images: Sequence[np.ndarray] = ()) -> JobSpec:
         """The JobSpec for `request` with its decoded pixels, checked like `check` does; the recipe
         pins the hash of each sent control image and reference image."""
+        style = request.params.style
+        request, resolved = self.styled(request)
+        if resolved is not None:
+            control_images = (*control_images, *(None,) * resolved.controls)
+            reference_images = (*reference_images, *(reference.pixels() for reference in resolved.references))
         _, params = self._checked(request)
         params = _pin_guide_pixels(request, params, tuple(control_images), tuple(reference_images))
         if image is not None and (image.dtype != np.uint8 or image.shape[2:] != (4,)):
@@ -121,7 +152,7 @@ class Intake:
             job_id=request.job_id, mode=request.mode, params=params,
             document=request.document, region=request.region, image=image, mask=mask, source=source,
             client=client, input_warnings=tuple(notes), control_images=tuple(control_images),
-            reference_images=tuple(reference_images), set_id=request.set_id,
+            reference_images=tuple(reference_images), style=style, set_id=request.set_id,
         )
 
     def _check_pixels(self, rect: Rect, what: str, job_id: str) -> None:
@@ -140,11 +171,12 @@ def pin(engine: Engine, params: Params, job_id: str) -> Params:
         raise RequestError(exc.code, exc.message, job_id) from None
 
 
-def output_area(mode: Mode, region: Rect, expand: Margins | None) -> Size:
-    """The size of what a job makes: its region, grown by the margins for Expand. Sent control
-    images cover it."""
+def output_area(mode: Mode, document: Size, region: Rect, expand: Margins | None) -> Size:
+    """The size of what a job makes: its region, for Expand grown by the margins on the document edges
+    it touches (imaging.canvas). Sent control images cover it."""
     if mode is Mode.EXPAND and expand is not None:
-        return Size(width=region.width + expand.left + expand.right, height=region.height + expand.top + expand.bottom)
+        grown = expanded_region(document, region, expand)
+        return Size(width=grown.width, height=grown.height)
     return Size(width=region.width, height=region.height)
 
 
@@ -154,7 +186,7 @@ def check_guides(request: JobRequest, params: Params, job_id: str) -> None:
     if len(sent) != len(controls):
         raise RequestError(ErrorCode.CONTROL_NEEDS_IMAGE,
                            f"The job has {len(controls)} controls but {len(sent)} control image entries.", job_id)
-    area = output_area(request.mode, request.region, params.expand)
+    area = output_area(request.mode, request.document, request.region, params.expand)
     for index, (control, size) in enumerate(zip(controls, sent, strict=True)):
         label = f"Control {index + 1} ({control.kind})"
         if control.image == "source":

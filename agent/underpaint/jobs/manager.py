@@ -150,7 +150,7 @@ class JobManager:
                result_format: ResultFormat = "raw", previews: bool = False, owner_limit: int | None = None) -> Job:
         """Queue a new job under a free id (see `claim`); a retry replaces its id's failed run.
         `owner_limit` caps the owner's waiting jobs; None (the agent's own front doors) leaves it open."""
-        if not self._free(spec.job_id):
+        if not self.is_free(spec.job_id):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
         job = Job(spec, engine, owner, digest, result_format, previews)
         try:
@@ -170,7 +170,7 @@ class JobManager:
         self._forget_failed_run(spec.job_id)
         self.jobs[job.job_id] = job
         self.history.add(job.job_id, spec.mode, spec.params.prompt, spec.params.variants, spec.client,
-                         spec.source, request, digest)
+                         spec.source, request, digest, spec.set_id)
         position = self.queue.position(job.job_id) or 0
         job.log.append(lambda seq: Accepted(job_id=job.job_id, seq=seq, queue_position=position))
         self._archive(job)
@@ -191,7 +191,7 @@ class JobManager:
         if not self.visible(job_id, client):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT,
                                f"Job id '{job_id}' is already taken; choose a new id.", job_id)
-        return None if self._free(job_id) else digest
+        return None if self.is_free(job_id) else digest
 
     def visible(self, job_id: str, client: str | None) -> bool:
         """Whether a client may see a job: its own (by client name, so a plugin that reconnects keeps its
@@ -205,7 +205,7 @@ class JobManager:
             return False
         return client is None or source == _SHARED_SOURCE or owner == client
 
-    def _free(self, job_id: str) -> bool:
+    def is_free(self, job_id: str) -> bool:
         """Whether a new run may take `job_id`: never used, or its last run ended in a retryable error."""
         row = self.history.get(job_id)
         return row is None or bool(row["state"] == "error" and row["error_code"] in RETRYABLE)
@@ -248,9 +248,9 @@ class JobManager:
         elif job.state == "running":
             job.cancel.cancel()
 
-    def recent(self, limit: int, client: str | None = None) -> list[JobSummary]:
-        """The newest jobs `client` may see (see `visible`)."""
-        return self.history.recent(limit, client, _SHARED_SOURCE)
+    def recent(self, limit: int, client: str | None = None, set_id: str | None = None) -> list[JobSummary]:
+        """The newest jobs `client` may see (see `visible`), only those of `set_id` when given."""
+        return self.history.recent(limit, client, _SHARED_SOURCE, set_id)
 
     async def wait_for_files(self, job_id: str) -> None:
         """Returns once a job whose files are being written has them (at once for other jobs)."""
@@ -371,7 +371,7 @@ class JobManager:
                             recipe_json=recipe.model_dump_json() if recipe else None, files=files,
                             error_code=error[0] if error else None, error_message=error[1] if error else None)
         job.files_ready.set()
-        job.spec = replace(job.spec, image=None, mask=None)
+        job.spec = replace(job.spec, image=None, mask=None, control_images=(), reference_images=())
         self._finished.append(job)
         kept = 0
         for index, old in enumerate(reversed(self._finished)):

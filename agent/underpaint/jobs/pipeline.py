@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from underpaint.core import ErrorCode, JobSpec, Mode, RequestError
+from underpaint.core import ErrorCode, JobSpec, Mode, RequestError, Size
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.engines.base import (
     CancelToken,
@@ -22,8 +22,11 @@ from underpaint.engines.base import (
 )
 from underpaint.imaging.canvas import check_expand, expand_canvas
 from underpaint.imaging.composer import compose, prepare
+from underpaint.imaging.control_maps import prepare_controls
 from underpaint.imaging.planner import plan_job
-from underpaint.jobs.intake import check_mode, check_region, pin
+from underpaint.imaging.references import reference_rgb
+from underpaint.jobs.intake import JobRequest, check_guides, check_mode, check_region, pin
+from underpaint.results.guides import Guides
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
 
@@ -64,6 +67,8 @@ def run_pipeline(
         seeds=seeds,
         image=prepared.work_image,
         mask=prepared.work_mask,
+        control_images=prepare_controls(spec, plan),
+        reference_images=tuple(reference_rgb(image) for image in spec.reference_images),
     )
     group = group_name(spec.params.prompt, spec.mode)
     layers: list[VariantLayer] = []
@@ -110,11 +115,13 @@ def run_pipeline(
             set_id=spec.set_id,
         ),
         warnings=_warnings(request, caps),
+        guides=Guides(request.control_images, request.reference_images),
     )
 
 
 def validate(spec: JobSpec) -> None:
     """The pixels the planner relies on (front doors check requests through jobs.intake first)."""
+    check_guides(_as_request(spec), spec.params, spec.job_id)
     region = spec.region
     if spec.mode is Mode.GENERATE:
         return
@@ -137,6 +144,17 @@ def validate(spec: JobSpec) -> None:
             f"Image {spec.image.shape} and mask {mask_shape} must cover the region {expected}.",
             spec.job_id,
         )
+
+
+def _as_request(spec: JobSpec) -> JobRequest:
+    """`spec` as a front door describes it to the intake: the sizes of its pixels."""
+    def size(array: np.ndarray | None) -> Size | None:
+        return None if array is None else Size(width=array.shape[1], height=array.shape[0])
+
+    return JobRequest(spec.job_id, spec.mode, spec.params, spec.document, spec.region, size(spec.image),
+                      size(spec.mask), tuple(size(array) for array in spec.control_images),
+                      tuple(Size(width=array.shape[1], height=array.shape[0]) for array in spec.reference_images),
+                      spec.set_id)
 
 
 def _check_output(output: np.ndarray, work: WorkItem, caps: EngineCapabilities) -> None:

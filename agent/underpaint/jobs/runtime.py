@@ -16,6 +16,7 @@ from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
 from underpaint.jobs.manager import JobManager
 from underpaint.results.store import ResultStore
+from underpaint.styles import StyleBook
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
@@ -45,7 +46,7 @@ def build_diffusers(settings: Settings) -> Engine | None:
         entries = registry.entries()
     except RegistryError as exc:
         raise ValueError(str(exc)) from None
-    default = settings.model or next(iter(sorted(entries)), None)
+    default = settings.model or next((name for name in sorted(entries) if entries[name].role == "model"), None)
     if default is None:
         return None
     from underpaint.engines.diffusers.checkpoint import ModelFileError
@@ -62,7 +63,8 @@ def build_diffusers(settings: Settings) -> Engine | None:
 
 
 def intake_for(settings: Settings, engines: Mapping[str, Engine]) -> Intake:
-    return Intake(engines, settings.engine, settings.max_pixels, settings.max_variants)
+    return Intake(engines, settings.engine, settings.max_pixels, settings.max_variants,
+                  StyleBook(settings.styles_dir))
 
 
 @asynccontextmanager

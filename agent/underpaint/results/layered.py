@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from underpaint.core import Rect
+from underpaint.results.guides import Guides
 from underpaint.results.recipe import Recipe
 
 
@@ -34,8 +35,9 @@ class LayeredResult:
     for Expand the grown canvas, the new strips transparent); None for Generate
     jobs, which have no source pixels. `selection` is the Gray8 selection the
     job filled at the same size, before grow and feather (for Expand the new
-    strips plus any mask sent); None for Generate. Both travel in the result
-    files so a replay needs no other file.
+    strips plus any mask sent); None for Generate. `guides` are the control
+    and reference images the job was sent. All travel in the result files so a
+    replay needs no other file.
     """
 
     group_name: str
@@ -44,6 +46,7 @@ class LayeredResult:
     recipe: Recipe
     selection: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    guides: Guides = field(default_factory=Guides)
 
     @property
     def region(self) -> Rect:

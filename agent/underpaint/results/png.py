@@ -8,7 +8,9 @@ A variant PNG also carries what a replay needs beside its recipe, in two private
 chunks before the pixels (unsafe-to-copy, so an editor that changes the image
 drops them): the selection, and the source as its XOR with the variant, which is
 zero wherever the variant kept the source and so costs little more than the
-filled area. Both are zlib-compressed Gray8/RGBA8 bytes at the PNG's size.
+filled area. Both are zlib-compressed Gray8/RGBA8 bytes at the PNG's size. A
+third, GUIDES_CHUNK, holds the control and reference images the job was sent
+(results/guides.py).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from underpaint.imaging.blend import blend_masked
 from underpaint.imaging.codec import raw_bytes
+from underpaint.results.guides import Guides, decode_guides, encode_guides
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import RECIPE_KEY, Recipe
 
 WHITE = (255, 255, 255, 255)
 SELECTION_CHUNK = b"upSL"
 SOURCE_CHUNK = b"upSR"
+GUIDES_CHUNK = b"upGD"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -98,6 +102,8 @@ def variant_png(result: LayeredResult, index: int) -> bytes:
         chunks[SELECTION_CHUNK] = zlib.compress(raw_bytes(result.selection), 1)
     if result.source is not None:
         chunks[SOURCE_CHUNK] = zlib.compress(np.bitwise_xor(flat, result.source).data, 1)
+    if not result.guides.empty:
+        chunks[GUIDES_CHUNK] = encode_guides(result.guides)
     return encode_png(flat, result.recipe, chunks)
 
 
@@ -146,6 +152,14 @@ def read_png_replay(path: Path) -> tuple[Recipe, np.ndarray | None, np.ndarray |
         source = np.bitwise_xor(pixels, _inflate(chunks[SOURCE_CHUNK], width * height * 4, path).reshape(
             height, width, 4))
     return recipe, source, selection
+
+
+def read_png_guides(path: Path, recipe: Recipe) -> Guides:
+    """The control and reference images a variant PNG holds for `recipe` (none when it holds none)."""
+    chunk = read_private_chunks(path, {GUIDES_CHUNK}).get(GUIDES_CHUNK)
+    if chunk is None:
+        return Guides()
+    return decode_guides(chunk, len(recipe.params.controls), len(recipe.params.references), path.name)
 
 
 def read_private_chunks(path: Path, wanted: set[bytes]) -> dict[bytes, bytes]:

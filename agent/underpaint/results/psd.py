@@ -9,7 +9,9 @@ Every variant carries its selection as a user layer mask. The merged image
 section holds `flatten_visible(result)` so composite-only readers agree, and
 after it the job's selection as a saved alpha channel named SELECTION_CHANNEL,
 the way Photoshop saves a selection: it shows in the Channels panel, and with
-the recipe and the Background it is all a replay needs.
+the recipe and the Background it is all a replay needs (with, when the job was
+sent control or reference images, those images in image resource
+GUIDES_RESOURCE, from Photoshop's plug-in range, which it keeps on re-save).
 
 The recipe lives in the XMP packet (image resource 1060) as the simple
 property `underpaint:recipe` in the namespace `XMP_NAMESPACE`; Photoshop keeps
@@ -42,6 +44,7 @@ from psd_tools.psd.image_resources import (
     ImageResource,
 )
 
+from underpaint.results.guides import Guides, decode_guides, encode_guides
 from underpaint.results.layered import LayeredResult
 from underpaint.results.png import base_image, flatten_visible
 from underpaint.results.recipe import RECIPE_KEY, Recipe
@@ -53,6 +56,7 @@ _SELECTION_ID = 1  # Alpha identifier 0 means the composite's transparency to re
 _SELECTION_DISPLAY = AlphaChannel(color_space=0, c1=65535, c2=0, c3=0, c4=0, opacity=50, mode=0)
 _PREFIX, _LOCAL = RECIPE_KEY.split(":")
 _MAX_NAME = 255  # PSD layer names are Pascal strings / luni blocks capped at 255.
+GUIDES_RESOURCE = 4000
 
 
 def write_psd(result: LayeredResult, path: Path) -> None:
@@ -92,6 +96,9 @@ def write_psd(result: LayeredResult, path: Path) -> None:
     record.image_resources[Resource.XMP_METADATA] = ImageResource(
         key=Resource.XMP_METADATA, data=_xmp_packet(result.recipe.to_json()).encode("utf-8")
     )
+    if not result.guides.empty:
+        record.image_resources[GUIDES_RESOURCE] = ImageResource(key=GUIDES_RESOURCE,
+                                                                data=encode_guides(result.guides))
     # Our own composite rather than psd-tools' (save() would re-render it): it
     # must be bit-identical to the source outside the mask, as the PNGs are.
     planes = [np.ascontiguousarray(composite[..., c]).tobytes() for c in range(3 if opaque else 4)]
@@ -148,6 +155,14 @@ def read_psd_replay(path: Path) -> tuple[Recipe, np.ndarray, np.ndarray | None]:
     if pixels is None:
         raise ValueError(f"{path} has no Background layer to replay on.")
     return recipe, np.asarray(pixels.convert("RGBA")), _saved_selection(psd)
+
+
+def read_psd_guides(path: Path, recipe: Recipe) -> Guides:
+    """The control and reference images a PSD holds for `recipe` (none when it holds none)."""
+    data = PSDImage.open(path).image_resources.get_data(GUIDES_RESOURCE)
+    if not isinstance(data, bytes):
+        return Guides()
+    return decode_guides(data, len(recipe.params.controls), len(recipe.params.references), path.name)
 
 
 def _saved_selection(psd: PSDImage) -> np.ndarray | None:

@@ -2,7 +2,8 @@
 
 A PSD holds the source (its Background) and the selection (a saved channel), a
 variant PNG holds both in private chunks, a recipe.json holds neither (pass
-them). The recipe keeps the result's geometry; for Expand that is the grown
+them); the PSD and PNG also hold the control and reference images the job was
+sent. The recipe keeps the result's geometry; for Expand that is the grown
 canvas, so the request as it was sent is recovered from the margins. Every
 input is checked against the recipe's hashes, so a replay never silently runs
 on different pixels.
@@ -10,6 +11,7 @@ on different pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,9 @@ import numpy as np
 from underpaint.core import Mode, Params, Rect, Size
 from underpaint.imaging.canvas import placement, request_geometry
 from underpaint.imaging.codec import ImageLike, load_image
-from underpaint.results.png import read_png_recipe, read_png_replay
-from underpaint.results.psd import read_psd_recipe, read_psd_replay
+from underpaint.results.guides import Guides
+from underpaint.results.png import read_png_guides, read_png_recipe, read_png_replay
+from underpaint.results.psd import read_psd_guides, read_psd_recipe, read_psd_replay
 from underpaint.results.recipe import Recipe, pixels_sha256
 
 _PSD_MAGIC = b"8BPS"
@@ -28,13 +31,15 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @dataclass(frozen=True, eq=False)
 class Replay:
-    """A recipe's request as it was sent: geometry, and the RGBA8 image and Gray8 mask (or None)."""
+    """A recipe's request as it was sent: geometry, the RGBA8 image and Gray8 mask (or None), and
+    the control and reference images."""
 
     recipe: Recipe
     document: Size
     region: Rect
     image: np.ndarray | None
     mask: np.ndarray | None
+    guides: Guides
 
     @property
     def mode(self) -> Mode:
@@ -50,12 +55,14 @@ class Replay:
         return self.recipe.params
 
 
-def load_replay(path: Path, image: ImageLike | None = None, mask: ImageLike | None = None) -> Replay:
+def load_replay(path: Path, image: ImageLike | None = None, mask: ImageLike | None = None,
+                control_images: Sequence[ImageLike] = (), reference_images: Sequence[ImageLike] = ()) -> Replay:
     """The replay of the result file (PSD, variant PNG or recipe JSON) at `path`.
 
-    `image` and `mask` stand in for what the file lacks (or override what it holds).
-    Raises ValueError, saying which input to pass, when one is missing or differs from the
-    recipe's.
+    `image` and `mask` stand in for what the file lacks (or override what it holds), as do
+    `control_images` (one per control the job was sent an image for, in order) and
+    `reference_images`. Raises ValueError, saying which input to pass, when one is missing or
+    differs from the recipe's.
     """
     recipe, source, selection = read_result_inputs(path)
     document, region, inside = recipe.document, recipe.region, Rect(
@@ -65,7 +72,8 @@ def load_replay(path: Path, image: ImageLike | None = None, mask: ImageLike | No
         inside = placement(region, recipe.region, recipe.params.expand)
     pixels = _input("image", image, source, recipe.image_sha256, inside, 4, path)
     selected = _input("mask", mask, selection, recipe.mask_sha256, inside, 1, path)
-    return Replay(recipe, document, region, pixels, selected)
+    return Replay(recipe, document, region, pixels, selected,
+                  _guides(recipe, _held_guides(path, recipe), control_images, reference_images, path))
 
 
 def read_recipe(path: Path) -> Recipe:
@@ -87,6 +95,56 @@ def read_result_inputs(path: Path) -> tuple[Recipe, np.ndarray | None, np.ndarra
     if kind == "png":
         return read_png_replay(path)
     return _recipe_json(path), None, None
+
+
+def _held_guides(path: Path, recipe: Recipe) -> Guides:
+    if not (recipe.params.references or any(c.image == "sent" for c in recipe.params.controls)):
+        return Guides()
+    kind = _kind(path)
+    if kind == "psd":
+        return read_psd_guides(path, recipe)
+    if kind == "png":
+        return read_png_guides(path, recipe)
+    return Guides()
+
+
+def _guides(recipe: Recipe, held: Guides, controls: Sequence[ImageLike], references: Sequence[ImageLike],
+            path: Path) -> Guides:
+    """Each sent control image and reference image, given or held, checked against the recipe's hashes."""
+    sent = [i for i, control in enumerate(recipe.params.controls) if control.image == "sent"]
+    if controls and len(controls) != len(sent):
+        raise ValueError(f"The recipe has {len(sent)} sent control images; {len(controls)} were given.")
+    if references and len(references) != len(recipe.params.references):
+        raise ValueError(f"The recipe has {len(recipe.params.references)} reference images; "
+                         f"{len(references)} were given.")
+    given_controls = dict(zip(sent, controls, strict=False))
+    control_images: list[np.ndarray | None] = []
+    for index, control in enumerate(recipe.params.controls):
+        if control.image != "sent":
+            control_images.append(None)
+            continue
+        stored = held.controls[index] if index < len(held.controls) else None
+        control_images.append(_guide(f"control image {index + 1}", given_controls.get(index), stored,
+                                     control.image_sha256, "--control-image", path))
+    reference_images = [
+        _guide(f"reference image {index + 1}", references[index] if references else None,
+               held.references[index] if index < len(held.references) else None, reference.image_sha256,
+               "--reference-image", path)
+        for index, reference in enumerate(recipe.params.references)]
+    return Guides(tuple(control_images), tuple(reference_images))
+
+
+def _guide(name: str, given: ImageLike | None, held: np.ndarray | None, expected: str | None, option: str,
+           path: Path) -> np.ndarray:
+    if given is not None:
+        array, _ = load_image(given, 4)
+    elif held is None:
+        raise ValueError(f"{path.name} does not hold the {name} this recipe was made from; pass it with {option}.")
+    else:
+        array = held
+    if expected is not None and pixels_sha256(array) != expected:
+        raise ValueError(f"The {name} differs from the one this recipe was made from (its hash does not match).")
+    return array
 
 
 def _kind(path: Path) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from underpaint.results.layered import LayeredResult
-from underpaint.results.png import variant_png
+from underpaint.results.png import flatten_variant, variant_png
 from underpaint.results.psd import read_psd_layers, write_atomically, write_psd
+from underpaint.results.thumbnails import (
+    SOURCE_NAME,
+    source_from_png,
+    thumbnail_from_png,
+    thumbnail_name,
+    write_thumbnail,
+)
 
 PSD_NAME = "result.psd"
 RECIPE_NAME = "recipe.json"
@@ -60,6 +67,28 @@ class ResultStore:
         """Each variant's pixels and mask, as the job streamed them, from its PSD; None without one."""
         path = self.find(job_id, PSD_NAME)
         return None if path is None else read_psd_layers(path)
+
+    def thumbnail(self, job_id: str, index: int) -> Path | None:
+        """Variant `index`'s thumbnail; made from its PNG the first time for a job saved before
+        thumbnails were written. None when the job has no such variant on disk."""
+        return self._derived(job_id, thumbnail_name(index), variant_name(index), thumbnail_from_png)
+
+    def source(self, job_id: str) -> Path | None:
+        """The source the job ran on, at full size, made from its first variant's PNG on first use;
+        None for a job without one on disk (Generate, or its files are gone)."""
+        return self._derived(job_id, SOURCE_NAME, variant_name(0), source_from_png)
+
+    def _derived(self, job_id: str, name: str, origin: str, make: Callable[[Path, Path], bool]) -> Path | None:
+        """The file `name` of a job, made once by `make(origin file, its path)` from the file `origin`."""
+        found = self.find(job_id, name)
+        if found is not None:
+            return found
+        origin_path = self.find(job_id, origin)
+        if origin_path is None:
+            return None
+        if not make(origin_path, origin_path.parent / name):
+            return None
+        return self.find(job_id, name)
 
     def remove_unfinished_writes(self) -> int:
         """Deletes the temporary files of writes a killed agent never finished (a finished write
@@ -156,6 +185,7 @@ def _write_files(result: LayeredResult, folder: Path) -> SavedResult:
 
 def _write_variant(result: LayeredResult, index: int, path: Path) -> None:
     _write_bytes(path, variant_png(result, index))
+    write_thumbnail(flatten_variant(result, index), path.parent / thumbnail_name(index))
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -15,6 +15,7 @@ from underpaint.engines.base import Engine
 from underpaint.hotfolder.service import HotFolder
 from underpaint.jobs.manager import JobManager
 from underpaint.jobs.runtime import running_jobs
+from underpaint.server.dashboard import add_dashboard
 from underpaint.server.security import security_middleware, token_ok
 from underpaint.server.session import Session
 from underpaint.server.upload_budget import UploadBudget
@@ -41,6 +42,7 @@ def build_app(settings: Settings, engines: Mapping[str, Engine]) -> web.Applicat
     app.router.add_get(WEBSOCKET_PATH, websocket)
     app.router.add_get("/v1/jobs/{job_id}/{name}", download)
     app.router.add_post("/v1/jobs/{job_id}/cancel", cancel)
+    add_dashboard(app, settings, MANAGER)
     return app
 
 

@@ -5,8 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from underpaint.config import Settings
+from underpaint.core.conditioning import ControlKind
 from underpaint.engines.base import Engine
-from underpaint.wire.messages import Capabilities, EngineInfo, Limits
+from underpaint.styles import StyleBook
+from underpaint.wire.messages import Capabilities, ControlNetInfo, EngineInfo, Limits, ModelInfo, StyleInfo
+
+
+def waiting_limit(settings: Settings) -> int:
+    """How many jobs one connection may have waiting (its share of the queue), and so the most targets of a set."""
+    return max(1, int(settings.queue_size * settings.queue_share))
+
+
+def model_info(engine: Engine, model: str) -> ModelInfo:
+    """What a job on `model` may add: the LoRAs, ControlNets, preprocessors and IP-Adapters made for it."""
+    caps = engine.capabilities_for(model)
+    return ModelInfo(name=model, description=caps.description, loras=list(caps.loras),
+                     controlnets=[ControlNetInfo(name=name, kind=kind) for name, kind in caps.controlnets],
+                     preprocessors=sorted(caps.preprocessors), ip_adapters=list(caps.ip_adapters))
 
 
 def capabilities(engines: Mapping[str, Engine], settings: Settings) -> Capabilities:
@@ -17,6 +32,7 @@ def capabilities(engines: Mapping[str, Engine], settings: Settings) -> Capabilit
             name=caps.name, modes=sorted(caps.modes), uses_prompt=caps.uses_prompt,
             native_min=caps.native_min, native_max=caps.native_max, multiple=caps.multiple,
             max_pixels=caps.max_pixels, models=list(caps.models), description=caps.description,
+            model_details=[model_info(engine, model) for model in caps.models],
         ))
     return Capabilities(
         engines=infos,
@@ -24,5 +40,9 @@ def capabilities(engines: Mapping[str, Engine], settings: Settings) -> Capabilit
         formats=["rgba8", "gray8", "png"],
         limits=Limits(max_pixels=settings.max_pixels, max_message_bytes=settings.max_message_bytes,
                       chunk_bytes=settings.chunk_bytes, max_variants=settings.max_variants,
-                      queue_size=settings.queue_size),
+                      queue_size=settings.queue_size, max_set_targets=waiting_limit(settings)),
+        control_kinds=list(ControlKind),
+        # A broken style file is left out here; naming it in a job says what is wrong with it.
+        styles=[StyleInfo(name=style.name, description=style.description, model=style.model)
+                for style in StyleBook(settings.styles_dir).styles()[0]],
     )

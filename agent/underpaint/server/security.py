@@ -39,6 +39,12 @@ def allowed_origin(origin: str | None, settings: Settings) -> bool:
     return origin is None or origin in settings.allowed_origins
 
 
+def own_origin(origin: str | None, host_header: str | None) -> bool:
+    """Whether `origin` is the agent's own (its page): plain HTTP on the very host and port the request
+    was sent to, which the Host check has already found to be a loopback or allowed name."""
+    return origin is not None and host_header is not None and origin.lower() == f"http://{host_header}".lower()
+
+
 def bearer_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -61,7 +67,8 @@ def security_middleware(settings: Settings) -> Middleware:
         if not allowed_host(request.headers.get("Host"), settings):
             return web.json_response({"error": "forbidden_host", "message": "Host must be a loopback name."},
                                      status=403)
-        if not allowed_origin(request.headers.get("Origin"), settings):
+        origin = request.headers.get("Origin")
+        if not (allowed_origin(origin, settings) or own_origin(origin, request.headers.get("Host"))):
             return web.json_response({"error": "forbidden_origin",
                                       "message": "This Origin is not on the agent's allowlist."}, status=403)
         # Sandboxed iframes (Figma) send Origin null, and so can any page; such callers

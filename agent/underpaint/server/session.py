@@ -3,7 +3,8 @@
 Messages are handled in arrival order; everything the agent sends goes
 through one outbox drained by one writer task, so a job's events and their
 binary frames never interleave with another's. Uploads hold room in the
-agent's upload budget from their submit until their bytes are decoded.
+agent's upload budget from their submit until their bytes are decoded. A
+submit_set is its members' submits sharing one upload, refused or queued whole.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from underpaint.config import Settings
-from underpaint.core import ErrorCode, RequestError
+from underpaint.core import ErrorCode, JobSpec, RequestError
+from underpaint.core.errors import request_error_from
 from underpaint.imaging.planner import plan_context, working_size
 from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
-from underpaint.server.capabilities import capabilities
+from underpaint.jobs.sets import SetMember, submit_set
+from underpaint.server.capabilities import capabilities, waiting_limit
+from underpaint.server.pending import PendingJob, PendingUpload, SetRefused
 from underpaint.server.upload_budget import UploadBudget
 from underpaint.server.uploads import (
-    blobs,
+    announced,
     check_blobs,
+    check_streams,
     decode_uploads,
     job_digest,
     job_request,
@@ -39,6 +43,7 @@ from underpaint.version import __version__
 from underpaint.wire.frames import StreamAssembler, decode_frame
 from underpaint.wire.messages import (
     CLIENT_KINDS,
+    CLIENT_MESSAGES,
     PROTOCOL_VERSION,
     Accepted,
     AgentInfo,
@@ -52,6 +57,7 @@ from underpaint.wire.messages import (
     Planned,
     Resume,
     Submit,
+    SubmitSet,
     Welcome,
     client_message_adapter,
 )
@@ -60,26 +66,18 @@ log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT = 10.0
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_BAD_VERSION = 4400, 4401, 4002
 _FORGOTTEN_STREAMS = 256
+_CLIENT_MODELS = {model.model_fields["type"].default: model for model in CLIENT_MESSAGES}
 
 
-@dataclass(eq=False)
-class PendingUpload:
-    """An announced upload: its streams, and what their bytes are for once all have arrived."""
-
-    submit: Submit
-    request: str  # request_digest(submit)
-    assemblers: dict[str, StreamAssembler]
-    engine: str | None  # where a new job runs; None for a resubmit of a taken id
-    bound: str | None = None  # the taken id's digest, which a resubmit's pixels are hashed to compare with
-    reserved: int = 0  # bytes held in the upload budget
-    timer: asyncio.TimerHandle | None = None
-
-    @property
-    def complete(self) -> bool:
-        return all(assembler.complete for assembler in self.assemblers.values())
-
-    def digest(self) -> str:
-        return job_digest(self.request, [assembler.sha256 for assembler in self.assemblers.values()])
+def _blamed(data: dict[str, Any], exc: ValidationError) -> str | None:
+    """The job id an invalid message names: its own, or in a set, that of the target whose field is bad."""
+    job_id = data.get("job_id")
+    loc, targets = exc.errors()[0]["loc"], data.get("targets")
+    if job_id is None and loc[:1] == ("targets",) and len(loc) > 1 and isinstance(targets, list):
+        index = loc[1]
+        target = targets[index] if isinstance(index, int) and index < len(targets) else None
+        job_id = target.get("job_id") if isinstance(target, dict) else None
+    return job_id if isinstance(job_id, str) else None
 
 
 class Session:
@@ -91,7 +89,7 @@ class Session:
         self.budget = budget
         self.owner = f"ws-{uuid.uuid4().hex[:12]}"
         self.client_name = "unknown"
-        self._queue_limit = max(1, int(settings.queue_size * settings.queue_share))
+        self._queue_limit = waiting_limit(settings)
         self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._uploads: set[PendingUpload] = set()
         self._pending: dict[str, PendingUpload] = {}  # stream -> its upload, until the stream is complete
@@ -140,7 +138,9 @@ class Session:
                 log.debug("client %s went away while sending", self.owner)
 
     def _error(self, exc: RequestError) -> None:
-        self.send(Error(job_id=exc.job_id, code=exc.code, message=exc.message, retryable=exc.retryable))
+        set_id = exc.set_id if isinstance(exc, SetRefused) else None
+        self.send(Error(job_id=exc.job_id, set_id=set_id, code=exc.code, message=exc.message,
+                        retryable=exc.retryable))
 
     async def _guard(self, handler: Any) -> None:
         """Bad input becomes an error message; it never ends the connection or the agent."""
@@ -209,25 +209,26 @@ class Session:
         if data["type"] not in CLIENT_KINDS:
             raise RequestError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{data['type']}'.")
         try:
-            message = client_message_adapter.validate_python(data)
+            message = _CLIENT_MODELS[data["type"]].model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'message'}: {e['msg']}"
-                                 for e in exc.errors()[:5])
-            job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
-            raise RequestError(ErrorCode.INVALID_MESSAGE, f"Invalid {data['type']}: {problems}.",
-                                job_id) from None
+            # Each bad field with its own code (too_many_controls, weight_out_of_range, ...), not just invalid_message.
+            error = request_error_from(exc, _blamed(data, exc), data["type"])
+            set_id = data.get("set_id") if isinstance(data.get("set_id"), str) else None
+            raise (SetRefused(error, set_id) if data["type"] == "submit_set" else error) from None
         if isinstance(message, Hello):
             raise RequestError(ErrorCode.INVALID_MESSAGE, "This connection has already said hello.")
         if isinstance(message, Plan):
             self._on_plan(message)
         elif isinstance(message, Submit):
-            await self._on_submit(message)
+            await self._receive([message], None)
+        elif isinstance(message, SubmitSet):
+            await self._on_submit_set(message)
         elif isinstance(message, Cancel):
             self.manager.cancel(message.job_id, self.client_name)
         elif isinstance(message, Resume):
             self._subscribe(message.job_id, message.after_seq)
         elif isinstance(message, ListJobs):
-            self.send(Jobs(jobs=self.manager.recent(message.limit, self.client_name)))
+            self.send(Jobs(jobs=self.manager.recent(message.limit, self.client_name, message.set_id)))
 
     def _on_plan(self, plan: Plan) -> None:
         _, caps = self.manager.intake.resolve(plan.params)
@@ -235,45 +236,65 @@ class Session:
         working = working_size(context.width, context.height, caps)
         self.send(Planned(request_id=plan.request_id, context=context, working=working))
 
-    async def _on_submit(self, submit: Submit) -> None:
-        announced = blobs(submit)
-        streams = [blob.stream for blob in announced]
-        request = request_digest(submit)
+    async def _on_submit_set(self, message: SubmitSet) -> None:
+        if len(message.targets) > self._queue_limit:
+            self._forget([blob.stream for blob in announced(message.members())])
+            raise SetRefused(RequestError(ErrorCode.BAD_SET,
+                                          f"A set may have at most {self._queue_limit} targets on this agent (the "
+                                          f"jobs one connection may have waiting), not {len(message.targets)}."),
+                             message.set_id)
+        await self._receive(message.members(), message.set_id)
+
+    async def _receive(self, submits: list[Submit], set_id: str | None) -> None:
+        """Announce the upload of one submit, or of a set's members (refused whole, queued whole)."""
+        streams = announced(submits)
+        names = [blob.stream for blob in streams]
         try:
-            bound = self.manager.claim(submit.job_id, self.client_name)
-            if bound is not None and (not streams or request_part(bound) != request):
-                # Settled by the request alone: it has no pixels to compare, or other parameters.
-                self._forget(streams)
-                self._resubmitted(submit, bound, job_digest(request, []))
+            try:
+                jobs = [self._job(submit) for submit in submits]
+                pending = self._announce(jobs, streams, set_id)
+            except RequestError:
+                self._forget(names)
+                raise
+            if not names:
+                await self._complete(pending)
                 return
-            pending = self._announce(submit, request, announced, bound)
-        except RequestError:
-            self._forget(streams)
-            raise
-        if not streams:
-            await self._start(pending)
-            return
+        except RequestError as exc:
+            raise self._refusal(set_id, exc) from None
         self._uploads.add(pending)
-        for stream in streams:
+        for stream in names:
             self._pending[stream] = pending
         pending.timer = asyncio.get_running_loop().call_later(
             self.settings.upload_timeout, self._upload_timed_out, pending)
 
-    def _announce(self, submit: Submit, request: str, announced: list[Blob], bound: str | None) -> PendingUpload:
-        """The upload a submit announces: a new job's (checked, its bytes kept and budgeted) or a
-        resubmit's of a taken id (its bytes only hashed, so it costs no memory)."""
-        if any(blob.stream in self._pending for blob in announced):
-            raise RequestError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", submit.job_id)
-        keep = bound is None
-        assemblers = {blob.stream: StreamAssembler(blob.stream, blob.bytes, keep=keep, hashed=True)
-                      for blob in announced}
+    def _job(self, submit: Submit) -> PendingJob:
+        request = request_digest(submit)
+        bound = self.manager.claim(submit.job_id, self.client_name)
+        if bound is not None and request_part(bound) != request:
+            # Settled by the request alone: other parameters than the job of that id had.
+            self._check_resubmit(submit, bound, job_digest(request, []))
+        return PendingJob(submit, request, bound)
+
+    def _announce(self, jobs: list[PendingJob], streams: list[Blob], set_id: str | None) -> PendingUpload:
+        """The upload jobs announce: checked, its bytes kept and budgeted, when any job is new; only hashed
+        (costing no memory) when every one resubmits a taken id."""
+        pending = PendingUpload(jobs, {}, set_id)
+        check_streams(streams, pending.blame())
+        if any(blob.stream in self._pending for blob in streams):
+            raise RequestError(ErrorCode.INVALID_MESSAGE, "A stream name is already in use.", pending.blame())
+        keep = any(job.bound is None for job in jobs)
+        pending.assemblers = {blob.stream: StreamAssembler(blob.stream, blob.bytes, keep=keep, hashed=True)
+                              for blob in streams}
         if not keep:
-            return PendingUpload(submit, request, assemblers, None, bound)
-        engine = self.manager.intake.check(job_request(submit))
-        check_blobs(submit)
-        size = sum(blob.bytes for blob in announced)
-        self.budget.reserve(self.owner, size, submit.job_id)
-        return PendingUpload(submit, request, assemblers, engine, reserved=size)
+            return pending
+        for job in jobs:
+            if job.bound is None:
+                job.engine = self.manager.intake.check(job_request(job.submit))
+                check_blobs(job.submit)
+        size = sum(blob.bytes for blob in streams)
+        self.budget.reserve(self.owner, size, pending.blame())
+        pending.reserved = size
+        return pending
 
     async def _on_binary(self, frame: bytes) -> None:
         chunk = decode_frame(frame)
@@ -288,41 +309,73 @@ class Session:
             assembler.add(chunk)
         except RequestError as exc:
             self._drop(pending)
-            raise RequestError(exc.code, exc.message, pending.submit.job_id) from None
+            raise self._refusal(pending.set_id, exc, pending.blame(chunk.stream)) from None
         if assembler.complete:
             del self._pending[chunk.stream]
         if not pending.complete:
             return
         try:
-            if pending.bound is not None:
-                self._resubmitted(pending.submit, pending.bound, pending.digest())
-            else:
-                await self._start(pending)
+            await self._complete(pending)
+        except RequestError as exc:
+            raise self._refusal(pending.set_id, exc) from None
         finally:
             self._end_upload(pending)
 
-    async def _start(self, pending: PendingUpload) -> None:
-        submit = pending.submit
-        assert pending.engine is not None, "only new jobs start"
-        data = {stream: assembler.data() for stream, assembler in pending.assemblers.items()}
-        image, mask, notes = await asyncio.to_thread(decode_uploads, submit, data)
-        spec = self.manager.intake.spec(job_request(submit), image, mask, "websocket", self.client_name, notes)
-        digest = pending.digest()
-        # Another connection may have taken the id while these bytes arrived.
-        bound = self.manager.claim(submit.job_id, self.client_name)
-        if bound is not None:
-            self._resubmitted(submit, bound, digest)
-            return
-        self.manager.submit(spec, pending.engine, self.owner, digest, submit.model_dump(mode="json"),
-                            submit.result_format, submit.previews, owner_limit=self._queue_limit)
-        self._subscribe(submit.job_id, after_seq=0)
+    async def _complete(self, pending: PendingUpload) -> None:
+        """Every byte is in: resubmits re-attach, new jobs are decoded, checked and queued (a set's together)."""
+        for job in pending.jobs:
+            if job.bound is not None:
+                self._check_resubmit(job.submit, job.bound, pending.digest(job))
+        fresh = [job for job in pending.jobs if job.bound is None]
+        if fresh:
+            data = {stream: assembler.data() for stream, assembler in pending.assemblers.items()}
+            decoded = await asyncio.to_thread(decode_uploads, [job.submit for job in fresh], data)
+            specs = [self.manager.intake.spec(job_request(job.submit), pixels.image, pixels.mask, "websocket",
+                                              self.client_name, pixels.notes, pixels.controls, pixels.references)
+                     for job, pixels in zip(fresh, decoded, strict=True)]
+            # Another connection may have taken an id while these bytes arrived.
+            for job in fresh:
+                job.bound = self.manager.claim(job.submit.job_id, self.client_name)
+                if job.bound is not None:
+                    self._check_resubmit(job.submit, job.bound, pending.digest(job))
+            self._queue([(job, spec) for job, spec in zip(fresh, specs, strict=True) if job.bound is None],
+                        pending)
+        for job in pending.jobs:
+            if job.bound is not None:
+                self._resubmitted(job.submit, job.bound, pending.digest(job))
 
-    def _resubmitted(self, submit: Submit, bound: str, digest: str) -> None:
-        """A submit of a taken id: the same request and pixels re-attach to the job; anything else is refused."""
+    def _queue(self, jobs: list[tuple[PendingJob, JobSpec]], pending: PendingUpload) -> None:
+        if not jobs:
+            return
+        first = jobs[0][0].submit
+        members = []
+        for job, spec in jobs:
+            assert job.engine is not None, "new jobs are checked at their announcement"
+            members.append(SetMember(spec, job.engine, pending.digest(job), job.submit.model_dump(mode="json")))
+        if pending.set_id is None:
+            member = members[0]
+            self.manager.submit(member.spec, member.engine, self.owner, member.digest, member.request,
+                                first.result_format, first.previews, owner_limit=self._queue_limit)
+        else:
+            submit_set(self.manager, members, self.owner, first.result_format, first.previews, self._queue_limit)
+        for member in members:
+            self._subscribe(member.spec.job_id, after_seq=0)
+
+    def _refusal(self, set_id: str | None, exc: RequestError, job_id: str | None = None) -> RequestError:
+        """`exc` as the refusal of the upload: a set's carries the set id; a stream's error names the job
+        the stream is for."""
+        refused = RequestError(exc.code, exc.message, exc.job_id or job_id)
+        return refused if set_id is None else SetRefused(refused, set_id)
+
+    def _check_resubmit(self, submit: Submit, bound: str, digest: str) -> None:
         if digest != bound:
             raise RequestError(ErrorCode.JOB_ID_CONFLICT,
                                f"Job id '{submit.job_id}' was used for a different request or different pixels; "
                                "choose a new id.", submit.job_id)
+
+    def _resubmitted(self, submit: Submit, bound: str, digest: str) -> None:
+        """A submit of a taken id: the same request and pixels re-attach to the job; anything else is refused."""
+        self._check_resubmit(submit, bound, digest)
         self.send(Accepted(job_id=submit.job_id, seq=0, queue_position=self._position(submit.job_id),
                            duplicate=True))
         self._subscribe(submit.job_id, after_seq=1)
@@ -336,9 +389,9 @@ class Session:
 
     def _upload_timed_out(self, pending: PendingUpload) -> None:
         self._drop(pending)
-        self._error(RequestError(ErrorCode.UPLOAD_TIMEOUT,
-                                  f"The upload did not complete within {self.settings.upload_timeout:g} s.",
-                                  pending.submit.job_id))
+        self._error(self._refusal(pending.set_id, RequestError(
+            ErrorCode.UPLOAD_TIMEOUT, f"The upload did not complete within {self.settings.upload_timeout:g} s.",
+            pending.blame())))
 
     def _drop(self, pending: PendingUpload) -> None:
         self._end_upload(pending)

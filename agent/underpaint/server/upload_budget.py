@@ -27,7 +27,7 @@ class UploadBudget:
     def held(self) -> int:
         return sum(self._held.values())
 
-    def reserve(self, owner: str, size: int, job_id: str) -> None:
+    def reserve(self, owner: str, size: int, job_id: str | None) -> None:
         """Hold `size` bytes for `owner`, or refuse: retryably while other uploads hold the room."""
         largest = min(self.total, self.per_connection)
         if size > largest:

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
 
 from underpaint.core import ErrorCode, Mode, Params, Rect, Size
+from underpaint.core.conditioning import ControlKind
+from underpaint.core.names import NAME_PATTERN
 from underpaint.results.recipe import Recipe
 
 PROTOCOL_VERSION = "1.0"
 WEBSOCKET_PATH = "/v1/ws"
-JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+_ID_PATTERN = NAME_PATTERN
+JobId = Annotated[str, Field(pattern=_ID_PATTERN)]
+SetId = Annotated[str, Field(pattern=_ID_PATTERN, description="A consistent set: jobs sharing one recipe.")]
 StreamId = Annotated[str, Field(min_length=1, max_length=128)]
 Seq = Annotated[int, Field(ge=1, description="Per-job event sequence number, from 1 up by 1.")]
 VariantIndex = Annotated[int, Field(ge=0, description="0-based variant index; seed = params.seed + index.")]
@@ -71,8 +76,57 @@ class Submit(_Message):
     region: Rect = Field(description="Where `image` and `mask` sit in the document.")
     image: Blob | None = None
     mask: Blob | None = None
+    controls: list[Blob | None] = Field(
+        default=[], description="One entry per `params.controls`, in order: the control image, covering the job's "
+                                "output area, or null for a control derived from the source (image 'source').")
+    references: list[Blob] = Field(default=[], description="One per `params.references`, in order: the reference "
+                                                           "image, any size.")
+    set_id: SetId | None = Field(default=None, description="The consistent set this job belongs to.")
     result_format: Literal["raw", "png"] = "raw"
     previews: bool = False
+
+
+class SetTarget(_Message):
+    """One target of a set: where its result goes, and its own pixels."""
+
+    job_id: JobId
+    document: Size
+    region: Rect = Field(description="Where `image` and `mask` sit in the document.")
+    image: Blob | None = None
+    mask: Blob | None = None
+    controls: list[Blob | None] = Field(default=[], description="This target's control images, as in `submit`.")
+
+
+class SubmitSet(_Message):
+    """One recipe over many targets: each target becomes an ordinary job carrying `set_id`."""
+
+    type: Literal["submit_set"] = "submit_set"
+    set_id: SetId
+    mode: Mode
+    params: Params = Params()
+    targets: list[SetTarget] = Field(description="At least one; each job id once.")
+    references: list[Blob] = Field(default=[], description="One per `params.references`: sent once, applied to "
+                                                           "every target.")
+    result_format: Literal["raw", "png"] = "raw"
+    previews: bool = False
+
+    @model_validator(mode="after")
+    def _targets(self) -> SubmitSet:
+        # Checked here rather than as the schema's minItems, which the generated TypeScript type would make a tuple.
+        ids = [target.job_id for target in self.targets]
+        if not ids:
+            raise PydanticCustomError(ErrorCode.BAD_SET.value, "a set needs at least one target")
+        if twice := sorted({job_id for job_id in ids if ids.count(job_id) > 1}):
+            raise PydanticCustomError(ErrorCode.BAD_SET.value, "each target needs its own job id: {ids} repeated",
+                                      {"ids": ", ".join(twice)})
+        return self
+
+    def members(self) -> list[Submit]:
+        """Each target as the ordinary submit it stands for: the set's recipe and references, its own pixels."""
+        return [Submit(job_id=target.job_id, mode=self.mode, params=self.params, document=target.document,
+                       region=target.region, image=target.image, mask=target.mask, controls=target.controls,
+                       references=self.references, set_id=self.set_id, result_format=self.result_format,
+                       previews=self.previews) for target in self.targets]
 
 
 class Cancel(_Message):
@@ -89,6 +143,7 @@ class Resume(_Message):
 class ListJobs(_Message):
     type: Literal["list_jobs"] = "list_jobs"
     limit: int = Field(default=50, ge=1, le=1000)
+    set_id: SetId | None = Field(default=None, description="Only the jobs of this set.")
 
 
 # agent -> client
@@ -97,6 +152,23 @@ class ListJobs(_Message):
 class AgentInfo(_Message):
     name: Literal["underpaint"] = "underpaint"
     version: str
+
+
+class ControlNetInfo(_Message):
+    name: str
+    kind: ControlKind
+
+
+class ModelInfo(_Message):
+    """What a job on one model may add: the add-ons registered for its architecture."""
+
+    name: str
+    description: str = ""
+    loras: list[str] = []
+    controlnets: list[ControlNetInfo] = []
+    preprocessors: list[ControlKind] = Field(default=[], description="Control kinds the agent can derive from "
+                                                                     "a job's source (image 'source').")
+    ip_adapters: list[str] = []
 
 
 class EngineInfo(_Message):
@@ -109,6 +181,7 @@ class EngineInfo(_Message):
     max_pixels: int
     models: list[str] = []
     description: str = ""
+    model_details: list[ModelInfo] = Field(default=[], description="One per name in `models`.")
 
 
 class Limits(_Message):
@@ -117,6 +190,16 @@ class Limits(_Message):
     chunk_bytes: int
     max_variants: int
     queue_size: int
+    max_set_targets: int = Field(default=1, ge=1, description="Most targets one submit_set may have: the jobs "
+                                                               "one connection may have waiting.")
+
+
+class StyleInfo(_Message):
+    """A style the agent keeps (`underpaint styles list`): a job names it in `params.style`."""
+
+    name: str
+    description: str = ""
+    model: str | None = Field(default=None, description="The model the style runs on; absent: the job's.")
 
 
 class Capabilities(_Message):
@@ -124,6 +207,9 @@ class Capabilities(_Message):
     default_engine: str
     formats: list[PixelFormat]
     limits: Limits
+    control_kinds: list[ControlKind] = Field(default=[], description="Every kind a control may name.")
+    styles: list[StyleInfo] = Field(default=[], description="The styles a job may name, read when the client "
+                                                            "connects (a style added later works as well).")
 
 
 class Welcome(_Message):
@@ -205,6 +291,8 @@ class Done(_Message):
 class Error(_Message):
     type: Literal["error"] = "error"
     job_id: str | None = None
+    set_id: str | None = Field(default=None, description="The submit_set this refuses, whole: none of its targets "
+                                                         "was queued.")
     seq: Seq | None = None
     code: ErrorCode
     message: str
@@ -232,6 +320,7 @@ class JobSummary(_Message):
     finished_at: float | None = None
     error_code: str | None = None
     last_seq: int = 0
+    set_id: str | None = None
 
 
 class Jobs(_Message):
@@ -239,14 +328,14 @@ class Jobs(_Message):
     jobs: list[JobSummary]
 
 
-ClientMessage = Annotated[Hello | Plan | Submit | Cancel | Resume | ListJobs, Field(discriminator="type")]
+ClientMessage = Annotated[Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs, Field(discriminator="type")]
 AgentMessage = Annotated[
     Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs,
     Field(discriminator="type"),
 ]
 JobEvent = Accepted | Progress | Preview | Result | Done | Error | Cancelled
 
-CLIENT_MESSAGES: tuple[type[_Message], ...] = (Hello, Plan, Submit, Cancel, Resume, ListJobs)
+CLIENT_MESSAGES: tuple[type[_Message], ...] = (Hello, Plan, Submit, SubmitSet, Cancel, Resume, ListJobs)
 CLIENT_KINDS = frozenset(message.model_fields["type"].default for message in CLIENT_MESSAGES)
 AGENT_MESSAGES: tuple[type[_Message], ...] = (
     Welcome,
@@ -261,7 +350,8 @@ AGENT_MESSAGES: tuple[type[_Message], ...] = (
     Jobs,
 )
 
-client_message_adapter: TypeAdapter[Hello | Plan | Submit | Cancel | Resume | ListJobs] = TypeAdapter(ClientMessage)
+client_message_adapter: TypeAdapter[Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs] = TypeAdapter(
+    ClientMessage)
 agent_message_adapter: TypeAdapter[
     Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs
 ] = TypeAdapter(AgentMessage)

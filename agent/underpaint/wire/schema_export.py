@@ -43,6 +43,9 @@ _DESCRIPTIONS: dict[str, str] = {
     "plan": "Client -> agent: which context rectangle to send for a selection; answered by `planned`.",
     "submit": "Client -> agent: start a job with a client-chosen, idempotent job id. Image and mask bytes "
     "follow in binary frames tagged with the announced stream ids.",
+    "submit_set": "Client -> agent: one recipe over many targets, queued all or none as ordinary jobs sharing "
+    "set_id. Each target's image, mask and control bytes, then the shared reference bytes, follow in binary "
+    "frames.",
     "cancel": "Client -> agent: cancel one job; it stops between steps and ends with `cancelled`.",
     "resume": "Client -> agent: replay a job's events with seq > after_seq, then follow it live.",
     "list_jobs": "Client -> agent: list recent jobs (newest first); answered by `jobs`.",

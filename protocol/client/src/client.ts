@@ -1,12 +1,13 @@
 // Protocol v1 client shared by the Photoshop and Figma plugins: handshake,
-// plan, submit with chunked uploads, streamed results, cancel, resume, list.
+// plan, submit (with control and reference images) and submit_set with chunked
+// uploads, streamed results, cancel, resume, list.
 // Every job remembers the last sequence number it saw, so `reconnect` resumes
 // unfinished jobs without losing or repeating an event.
 
 import { chunkFrames, decodeFrame, DEFAULT_CHUNK_BYTES, StreamAssembler } from "./frames.js";
 import type {
   Accepted, Blob, Cancelled, ClientInfo, Done, Error as ErrorMessage, JobSummary, Jobs, Mode, Params, Planned,
-  Preview, Progress, Rect, Result, Size, Welcome,
+  Preview, Progress, Rect, Result, SetTarget, Size, Welcome,
 } from "./messages.gen.js";
 import { OPEN, type SocketFactory, type SocketLike } from "./socket.js";
 
@@ -51,8 +52,53 @@ export interface SubmitRequest {
   params?: Params;
   image?: ImageInput;
   mask?: ImageInput;
+  /** One per `params.controls`, in order: its image, or null for a control derived from the source. */
+  controls?: (ImageInput | null)[];
+  /** One per `params.references`, in order. */
+  references?: ImageInput[];
+  setId?: string;
   resultFormat?: "raw" | "png";
   previews?: boolean;
+}
+
+/** One target of a set: where its result goes and its own pixels. */
+export interface SetTargetRequest {
+  jobId: string;
+  document: Size;
+  region: Rect;
+  image?: ImageInput;
+  mask?: ImageInput;
+  controls?: (ImageInput | null)[];
+}
+
+/** One recipe over many targets; the references are sent once and apply to every target. */
+export interface SubmitSetRequest {
+  setId: string;
+  mode: Mode;
+  params?: Params;
+  targets: SetTargetRequest[];
+  references?: ImageInput[];
+  resultFormat?: "raw" | "png";
+  previews?: boolean;
+}
+
+type Upload = [stream: string, data: Uint8Array];
+
+function announce(stream: string, input: ImageInput, uploads: Upload[]): Blob {
+  uploads.push([stream, input.data]);
+  return { stream, format: input.format, width: input.width, height: input.height, bytes: input.data.length };
+}
+
+/** The image, mask and control Blobs of a submit or set target, streams named after `prefix`. */
+function ownBlobs(prefix: string, target: { image?: ImageInput; mask?: ImageInput; controls?: (ImageInput | null)[] },
+  uploads: Upload[]): Pick<SetTarget, "image" | "mask" | "controls"> {
+  return {
+    ...(target.image && { image: announce(`${prefix}/image`, target.image, uploads) }),
+    ...(target.mask && { mask: announce(`${prefix}/mask`, target.mask, uploads) }),
+    ...(target.controls?.length && {
+      controls: target.controls.map((input, i) => input && announce(`${prefix}/control-${i}`, input, uploads)),
+    }),
+  };
 }
 
 export interface VariantResult {
@@ -99,6 +145,8 @@ export class AgentClient {
   welcome!: Welcome;
   private socket!: SocketLike;
   private readonly jobs = new Map<string, JobState>();
+  /** Set id -> its job ids: a refused set ends each of them. */
+  private readonly sets = new Map<string, string[]>();
   private readonly streams = new Map<string, PendingBlobs>();
   private readonly plans = new Map<string, { resolve(p: Planned): void; reject(e: AgentError): void }>();
   private readonly listings: { resolve(j: JobSummary[]): void; reject(e: AgentError): void }[] = [];
@@ -143,27 +191,45 @@ export class AgentClient {
     });
   }
 
-  listJobs(limit = 50): Promise<JobSummary[]> {
+  /** Recent jobs, newest first; only those of `setId` when given. */
+  listJobs(limit = 50, setId?: string): Promise<JobSummary[]> {
     return new Promise((resolve, reject) => {
       this.listings.push({ resolve, reject });
-      this.sendJson({ type: "list_jobs", limit });
+      this.sendJson({ type: "list_jobs", limit, ...(setId && { set_id: setId }) });
     });
   }
 
   submit(request: SubmitRequest, handlers: JobHandlers = {}): Promise<JobOutcome> {
-    const blob = (name: "image" | "mask", input?: ImageInput): Blob | undefined =>
-      input && { stream: `${request.jobId}/${name}`, format: input.format, width: input.width, height: input.height, bytes: input.data.length };
-    const image = blob("image", request.image);
-    const mask = blob("mask", request.mask);
+    const uploads: Upload[] = [];
+    const own = ownBlobs(request.jobId, request, uploads);
+    const references = (request.references ?? []).map((input, i) => announce(`${request.jobId}/reference-${i}`, input, uploads));
     const job = this.track(request.jobId, handlers);
     this.sendJson({
       type: "submit", job_id: request.jobId, mode: request.mode, params: request.params ?? {},
       document: request.document, region: request.region, result_format: request.resultFormat ?? "raw",
-      previews: request.previews ?? false, ...(image && { image }), ...(mask && { mask }),
+      previews: request.previews ?? false, ...own, ...(references.length && { references }),
+      ...(request.setId && { set_id: request.setId }),
     });
-    if (image && request.image) this.sendStream(image.stream, request.image.data);
-    if (mask && request.mask) this.sendStream(mask.stream, request.mask.data);
+    this.sendUploads(uploads);
     return job.promise;
+  }
+
+  /** Submit one recipe over `request.targets`; resolves with each target's outcome, by job id. */
+  async submitSet(request: SubmitSetRequest, handlers: JobHandlers = {}): Promise<Map<string, JobOutcome>> {
+    const uploads: Upload[] = [];
+    const targets = request.targets.map((target) => ({
+      job_id: target.jobId, document: target.document, region: target.region, ...ownBlobs(target.jobId, target, uploads),
+    }));
+    const references = (request.references ?? []).map((input, i) => announce(`${request.setId}/reference-${i}`, input, uploads));
+    const jobs = request.targets.map((target) => this.track(target.jobId, handlers));
+    this.sets.set(request.setId, request.targets.map((target) => target.jobId));
+    this.sendJson({
+      type: "submit_set", set_id: request.setId, mode: request.mode, params: request.params ?? {}, targets,
+      ...(references.length && { references }), result_format: request.resultFormat ?? "raw", previews: request.previews ?? false,
+    });
+    this.sendUploads(uploads);
+    const outcomes = await Promise.all(jobs.map((job) => job.promise));
+    return new Map(request.targets.map((target, i) => [target.jobId, outcomes[i]]));
   }
 
   /** Follow a job this client did not submit (or lost), from `afterSeq`. */
@@ -235,8 +301,10 @@ export class AgentClient {
     this.socket.send(JSON.stringify(message));
   }
 
-  private sendStream(stream: string, data: Uint8Array): void {
-    for (const frame of chunkFrames(stream, data, this.chunkBytes)) this.socket.send(frame);
+  private sendUploads(uploads: Upload[]): void {
+    for (const [stream, data] of uploads) {
+      for (const frame of chunkFrames(stream, data, this.chunkBytes)) this.socket.send(frame);
+    }
   }
 
   private track(jobId: string, handlers: JobHandlers): JobState {
@@ -281,6 +349,14 @@ export class AgentClient {
       case "welcome":
         return;
       case "error":
+        if (message.set_id && message.seq == null && this.sets.has(message.set_id)) {
+          // A refused set: none of its jobs was queued, so each ends with this error.
+          for (const jobId of this.sets.get(message.set_id)!) {
+            const job = this.jobs.get(jobId);
+            if (job && !job.finished) this.finish(job, { state: "error", error: message, results: job.results });
+          }
+          return;
+        }
         if (!message.job_id || !this.jobs.has(message.job_id)) {
           this.failRequests(new AgentError(message.code, message.message, message.retryable, message.job_id ?? null));
           return;

@@ -57,6 +57,7 @@ export type ErrorCode =
   | "incompatible_controlnet"
   | "controlnet_changed"
   | "no_preprocessor"
+  | "preprocessor_changed"
   | "too_many_references"
   | "unknown_ip_adapter"
   | "incompatible_ip_adapter"
@@ -91,6 +92,7 @@ export interface ProtocolV1 {
   Result?: Result;
   Resume?: Resume;
   Submit?: Submit;
+  SubmitSet?: SubmitSet;
   Welcome?: Welcome;
 }
 /**
@@ -335,13 +337,21 @@ export interface ControlRef {
    */
   low_threshold?: number;
   /**
-   * A ControlNet registered with the engine; absent: the one registered for this kind and the job model's architecture.
+   * A ControlNet registered with the engine; absent: the first, by name, registered for this kind and the job model's architecture.
    */
   model?: string | null;
   /**
    * Run the kind's preprocessor on a sent image (canny edges, a scribble binarised); false when the image already is the control map.
    */
   preprocess?: boolean;
+  /**
+   * The registered preprocessor model that makes this control's map (depth, segmentation), from the source or from a sent image with preprocess true; absent: the first, by name, registered for the kind.
+   */
+  preprocessor?: string | null;
+  /**
+   * Content hash the preprocessor model must have (recipes pin it).
+   */
+  preprocessor_sha256?: string | null;
   /**
    * Content hash the ControlNet must have (recipes pin it).
    */
@@ -403,7 +413,7 @@ export interface ReferenceRef {
    */
   image_sha256?: string | null;
   /**
-   * An IP-Adapter registered with the engine; absent: the one registered for the job model's architecture.
+   * An IP-Adapter registered with the engine; absent: the first, by name, registered for the job model's architecture.
    */
   model?: string | null;
   /**
@@ -439,6 +449,10 @@ export interface Error {
   message: string;
   retryable: boolean;
   seq?: number | null;
+  /**
+   * The submit_set this refuses, whole: none of its targets was queued.
+   */
+  set_id?: string | null;
   type: "error";
 }
 /**
@@ -484,6 +498,7 @@ export interface JobSummary {
   last_seq?: number;
   mode: Mode;
   prompt: string;
+  set_id?: string | null;
   source: string;
   state: "queued" | "running" | "done" | "error" | "cancelled";
   variants: number;
@@ -496,6 +511,10 @@ export interface JobSummary {
  */
 export interface ListJobs {
   limit?: number;
+  /**
+   * Only the jobs of this set.
+   */
+  set_id?: string | null;
   type: "list_jobs";
 }
 /**
@@ -636,6 +655,10 @@ export interface Resume {
  * via the `definition` "Submit".
  */
 export interface Submit {
+  /**
+   * One entry per `params.controls`, in order: the control image, covering the job's output area, or null for a control derived from the source (image 'source').
+   */
+  controls?: (Blob | null)[];
   document: Size;
   image?: Blob | null;
   job_id: string;
@@ -643,9 +666,59 @@ export interface Submit {
   mode: Mode;
   params?: Params;
   previews?: boolean;
+  /**
+   * One per `params.references`, in order: the reference image, any size.
+   */
+  references?: Blob[];
   region: Rect;
   result_format?: "raw" | "png";
+  /**
+   * The consistent set this job belongs to.
+   */
+  set_id?: string | null;
   type: "submit";
+}
+/**
+ * Client -> agent: one recipe over many targets, queued all or none as ordinary jobs sharing set_id. Each target's image, mask and control bytes, then the shared reference bytes, follow in binary frames.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "SubmitSet".
+ */
+export interface SubmitSet {
+  mode: Mode;
+  params?: Params;
+  previews?: boolean;
+  /**
+   * One per `params.references`: sent once, applied to every target.
+   */
+  references?: Blob[];
+  result_format?: "raw" | "png";
+  /**
+   * A consistent set: jobs sharing one recipe.
+   */
+  set_id: string;
+  /**
+   * At least one; each job id once.
+   */
+  targets: SetTarget[];
+  type: "submit_set";
+}
+/**
+ * One target of a set: where its result goes, and its own pixels.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "SetTarget".
+ */
+export interface SetTarget {
+  /**
+   * This target's control images, as in `submit`.
+   */
+  controls?: (Blob | null)[];
+  document: Size;
+  image?: Blob | null;
+  job_id: string;
+  mask?: Blob | null;
+  region: Rect;
 }
 /**
  * Agent -> client, reply to a valid `hello`: agent version and capabilities (engines, models, modes, formats, limits).
@@ -672,10 +745,18 @@ export interface AgentInfo {
  * via the `definition` "Capabilities".
  */
 export interface Capabilities {
+  /**
+   * Every kind a control may name.
+   */
+  control_kinds?: ControlKind[];
   default_engine: string;
   engines: EngineInfo[];
   formats: ("rgba8" | "gray8" | "png")[];
   limits: Limits;
+  /**
+   * The styles a job may name, read when the client connects (a style added later works as well).
+   */
+  styles?: StyleInfo[];
 }
 /**
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
@@ -684,6 +765,10 @@ export interface Capabilities {
 export interface EngineInfo {
   description?: string;
   max_pixels: number;
+  /**
+   * One per name in `models`.
+   */
+  model_details?: ModelInfo[];
   models?: string[];
   modes: Mode[];
   multiple: number;
@@ -693,6 +778,31 @@ export interface EngineInfo {
   uses_prompt: boolean;
 }
 /**
+ * What a job on one model may add: the add-ons registered for its architecture.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ModelInfo".
+ */
+export interface ModelInfo {
+  controlnets?: ControlNetInfo[];
+  description?: string;
+  ip_adapters?: string[];
+  loras?: string[];
+  name: string;
+  /**
+   * Control kinds the agent can derive from a job's source (image 'source').
+   */
+  preprocessors?: ControlKind[];
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ControlNetInfo".
+ */
+export interface ControlNetInfo {
+  kind: ControlKind;
+  name: string;
+}
+/**
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
  * via the `definition` "Limits".
  */
@@ -700,6 +810,24 @@ export interface Limits {
   chunk_bytes: number;
   max_message_bytes: number;
   max_pixels: number;
+  /**
+   * Most targets one submit_set may have: the jobs one connection may have waiting.
+   */
+  max_set_targets?: number;
   max_variants: number;
   queue_size: number;
+}
+/**
+ * A style the agent keeps (`underpaint styles list`): a job names it in `params.style`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "StyleInfo".
+ */
+export interface StyleInfo {
+  description?: string;
+  /**
+   * The model the style runs on; absent: the job's.
+   */
+  model?: string | null;
+  name: string;
 }

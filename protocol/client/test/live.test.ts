@@ -127,6 +127,40 @@ describe("AgentClient against a live agent", () => {
     expect(outcome.state === "error" && outcome.error.code).toBe("empty_mask");
   });
 
+  it("sends a control image, which the classic engine refuses naming what it cannot apply", async () => {
+    const client = await connect();
+    const request = fillRequest(1);
+    const scribble = { data: texturedRgba(W, H), width: W, height: H, format: "rgba8" as const };
+    const outcome = await client.submit({ ...request, params: { controls: [{ kind: "scribble" }] }, controls: [scribble] });
+    client.close();
+    expect(outcome.state === "error" && outcome.error.code).toBe("unsupported_feature");
+    expect(outcome.state === "error" && outcome.error.message).toContain("controls (ControlNet)");
+  });
+
+  it("submits a set: three jobs sharing one set id, listed together", async () => {
+    const client = await connect();
+    const setId = `ts-set-${Date.now()}`;
+    const targets = [0, 1, 2].map((i) => ({ ...fillRequest(1), jobId: `${setId}-${i}` }));
+    const outcomes = await client.submitSet({ setId, mode: "fill", params: { seed: 3 }, targets });
+    const listed = await client.listJobs(10, setId);
+    client.close();
+    expect([...outcomes.values()].map((o) => o.state === "done" && o.done.recipe.set_id)).toEqual([setId, setId, setId]);
+    expect(listed.map((job) => job.job_id).sort()).toEqual(targets.map((t) => t.jobId));
+  });
+
+  it("ends every job of a refused set with the refusal", async () => {
+    const client = await connect();
+    const setId = `ts-bad-set-${Date.now()}`;
+    const targets = [0, 1, 2].map((i) => ({ ...fillRequest(1), jobId: `${setId}-${i}` }));
+    targets[1].mask = { data: new Uint8Array((W - 1) * H), width: W - 1, height: H, format: "gray8" };
+    const outcomes = await client.submitSet({ setId, mode: "fill", targets });
+    const listed = await client.listJobs(10, setId);
+    client.close();
+    expect([...outcomes.values()].map((o) => o.state === "error" && [o.error.code, o.error.job_id])).toEqual(
+      Array(3).fill(["size_mismatch", `${setId}-1`]));
+    expect(listed).toEqual([]);
+  });
+
   it("lists recent jobs", async () => {
     const client = await connect();
     const jobs = await client.listJobs(5);

@@ -4,6 +4,8 @@ generate -> txt2img; refine -> img2img (diffusers runs steps x strength);
 fill/remove/expand -> inpaint, which for a 9-channel UNet feeds it the mask and
 masked image, and for a regular UNet blends the known latents back in after
 every step. Inpainting UNets do generate and refine through inpaint too.
+A job with controls runs the ControlNet pipeline of the same kind
+(engines/diffusers/controlnets.py), with the controls' arguments added.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from PIL import Image
 
 from underpaint.core import Mode
 from underpaint.engines.base import WorkItem
+from underpaint.engines.diffusers import controlnets
+from underpaint.engines.diffusers.controlnets import ActiveControls
 from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind, configure_vae
+from underpaint.engines.diffusers.references import reference_arguments
 from underpaint.engines.diffusers.schedulers import make_scheduler
 
 StepHook = Callable[[int, int, torch.Tensor], None]
@@ -51,10 +56,11 @@ def inputs(model: LoadedModel, work: WorkItem) -> tuple[PipelineKind, dict[str, 
                   "strength": work.params.strength}
 
 
-def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook) -> np.ndarray:
+def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook,
+            controls: ActiveControls | None = None) -> np.ndarray:
     """One image for `seed`: RGB8 (height, width, 3)."""
     kind, mode_args = inputs(model, work)
-    pipe = model.pipeline(kind)
+    pipe, mode_args = _with_controls(model, kind, mode_args, controls)
     pipe.scheduler = make_scheduler(work.params.scheduler, model.base.scheduler.config)
     configure_vae(pipe, work.width, work.height)
     # Noise drawn on the CPU: the same seed gives the same noise on every device.
@@ -77,7 +83,15 @@ def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook) ->
             prompt=params.prompt, negative_prompt=params.negative_prompt or None,
             num_inference_steps=steps, guidance_scale=params.guidance, generator=generator,
             output_type="np", callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"],
-            **mode_args,
+            **mode_args, **reference_arguments(model, work),
         )
     image = np.asarray(output.images[0], dtype=np.float32)
     return np.ascontiguousarray((image * 255).round().clip(0, 255).astype(np.uint8))
+
+
+def _with_controls(model: LoadedModel, kind: PipelineKind, mode_args: dict[str, Any],
+                   controls: ActiveControls | None) -> tuple[Any, dict[str, Any]]:
+    """The pipeline for `kind` and its arguments: the model's own, or its ControlNet one with `controls`'."""
+    if controls is None:
+        return model.pipeline(kind), mode_args
+    return controlnets.pipeline(model, kind, controls), mode_args | controls.arguments(kind)

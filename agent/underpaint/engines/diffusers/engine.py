@@ -4,7 +4,10 @@ Knows nothing of documents: it gets a WorkItem at working size and yields one
 RGB8 image per seed, each as soon as it is decoded (variants run one by one;
 docs/benchmarks.md says why not batched). A job's LoRA stack is applied to the
 warm model before its first variant and switched off after its last
-(engines/diffusers/adapters.py).
+(engines/diffusers/adapters.py); its controls run their ControlNets beside it
+(engines/diffusers/controlnets.py), on maps their preprocessor models make
+(engines/diffusers/preprocessors.py), and its references their IP-Adapters in it
+(engines/diffusers/references.py).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import torch
 
 from underpaint.core import ErrorCode, Mode, Params, RequestError
 from underpaint.core.capabilities import EngineCapabilities
+from underpaint.core.conditioning import FROM_SOURCE, WEIGHTLESS_PREPROCESSORS, ControlKind, ReferenceRef
 from underpaint.core.spec import LoraRef
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
-from underpaint.engines.diffusers import adapters
+from underpaint.engines.diffusers import adapters, controlnets, preprocessors, references
 from underpaint.engines.diffusers.cache import ModelCache
 from underpaint.engines.diffusers.calls import run_one
 from underpaint.engines.diffusers.checkpoint import ModelFileError
@@ -44,6 +48,7 @@ class DiffusersEngine:
         self.default_model = default_model
         self.options = options
         self.cache = ModelCache(options, max_models)
+        self.preprocessors = preprocessors.Preprocessors(options.placement)
         self._adhoc: dict[str, ModelEntry] = {}
         self._adhoc_lock = threading.Lock()
         self.entry(None)  # an unknown default fails here, at start, not at the first job
@@ -58,18 +63,24 @@ class DiffusersEngine:
         """Capabilities with `model`'s native sizes and LoRAs (the default model's when None)."""
         entries = self.registry.entries()
         loras: tuple[str, ...] = ()
+        controls: tuple[tuple[str, ControlKind], ...] = ()
+        ip_adapters: tuple[str, ...] = ()
         try:
             entry = self.entry(model)
             native_min, native_max, max_pixels = entry.native or entry.arch.native
             label = f"{entry.name} ({entry.architecture})"
             loras = _loras_for(entry, entries)
+            controls = controlnets.available(entry, entries)
+            ip_adapters = references.ip_adapters_for(entry, entries)
         except (RegistryError, ModelFileError):
             native_min, native_max, max_pixels, label = 512, 768, 512 * 768, f"{model} (unavailable)"
         names = sorted({*(name for name, e in entries.items() if e.role == "model"), self.default_name})
         return EngineCapabilities(
             name=NAME, modes=MODES, uses_prompt=True, native_min=native_min, native_max=native_max,
             multiple=8, max_pixels=max_pixels, models=tuple(names), schedulers=SCHEDULER_NAMES,
-            loras=loras,
+            loras=loras, controlnets=controls,
+            preprocessors=FROM_SOURCE & (WEIGHTLESS_PREPROCESSORS | preprocessors.kinds(entries)),
+            ip_adapters=ip_adapters,
             description=(f"Stable Diffusion through diffusers on {self.options.placement.label}; model {label}; "
                          f"schedulers {', '.join(SCHEDULER_NAMES)}."),
         )
@@ -86,9 +97,9 @@ class DiffusersEngine:
     def pin(self, params: Params) -> Params:
         loras = tuple(ref.model_copy(update={"sha256": entry.sha256})
                       for ref, entry in self._stack(params.model, params.loras))
-        if params.controls or params.references:
-            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE, "Controls and references are not wired in yet.")
-        return params.model_copy(update={"loras": loras})
+        controls = controlnets.pin(self._controls(params)[0])
+        pinned = tuple(ref for ref, _ in self._references(params))
+        return params.model_copy(update={"loras": loras, "controls": controls, "references": pinned})
 
     def entry(self, model: str | None) -> ModelEntry:
         name = model or self.default_model
@@ -97,6 +108,15 @@ class DiffusersEngine:
             if entries[name].role == "lora":
                 raise RegistryError(f"'{name}' is a LoRA, not a model: give it in the job's LoRAs "
                                     f"(--lora {name}) on a {entries[name].architecture} model.")
+            if entries[name].role == "controlnet":
+                raise RegistryError(f"'{name}' is a ControlNet, not a model: name it in one of the job's "
+                                    f"controls, on a {entries[name].architecture} model.")
+            if entries[name].role == "ip_adapter":
+                raise RegistryError(f"'{name}' is an IP-Adapter, not a model: name it in one of the job's "
+                                    f"references, on a {entries[name].architecture} model.")
+            if entries[name].role == "preprocessor":
+                raise RegistryError(f"'{name}' is a preprocessor model, not a model: it makes the maps of "
+                                    f"{entries[name].control_kind} controls.")
             return entries[name]
         path = Path(name).expanduser()
         if model is None and path.exists():
@@ -148,26 +168,58 @@ class DiffusersEngine:
             stack.append((ref, entry))
         return stack
 
+    def _controls(self, params: Params) -> tuple[controlnets.Stack, preprocessors.Made]:
+        """Each of the job's controls, its preprocessor pinned, with its ControlNet's entry, and the preprocessor
+        each runs (RequestError when one cannot run)."""
+        if not params.controls:
+            return [], ()
+        try:
+            base = self.entry(params.model)
+        except RegistryError as exc:
+            raise RequestError(ErrorCode.UNKNOWN_MODEL, str(exc)) from None
+        entries = self.registry.entries()
+        made = preprocessors.resolve(params.controls, entries)
+        return (controlnets.resolve(base, entries, [control for control, _ in made]),
+                tuple(entry for _, entry in made))
+
+    def _references(self, params: Params) -> list[tuple[ReferenceRef, ModelEntry]]:
+        """Each of the job's references pinned, with its IP-Adapter's entry (RequestError when one cannot run)."""
+        if not params.references:
+            return []
+        try:
+            base = self.entry(params.model)
+        except RegistryError as exc:
+            raise RequestError(ErrorCode.UNKNOWN_MODEL, str(exc)) from None
+        return references.resolve(base, params.references, self.registry.entries())
+
     def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
         try:
             stack = [(entry, ref.weight) for ref, entry in self._stack(work.params.model, work.params.loras)]
+            control_stack, made = self._controls(work.params)
+            reference_stack = self._references(work.params)
+            work = self.preprocessors.finish(work, made)
             model = self.cache.get(self.entry(work.params.model))
+            # ControlNets load before the LoRAs apply, so one that fails leaves no stack behind.
+            controls = controlnets.prepare(model, work, control_stack, self.options.offline)
+            references.prepare(model, work, reference_stack)
             adapters.apply(model, stack)
         except (RegistryError, ModelFileError) as exc:
             raise EngineError(ErrorCode.MODEL_UNAVAILABLE, str(exc)) from None
         try:
-            yield from self._variants(model, work, progress, cancel)
+            yield from self._variants(model, work, progress, cancel, controls)
         except GeneratorExit:
             # Abandoned by its consumer, perhaps collected later while another job runs: leave the
             # LoRAs to that job (each job sets its own stack before its first step).
             raise
         except BaseException:
             adapters.switch_off(model)
+            references.switch_off(model)
             raise
         adapters.switch_off(model)
+        references.switch_off(model)
 
-    def _variants(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken
-                  ) -> Iterator[np.ndarray]:
+    def _variants(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken,
+                  controls: controlnets.ActiveControls | None = None) -> Iterator[np.ndarray]:
         family = model.arch.family
         for index, seed in enumerate(work.seeds):
             cancel.raise_if_cancelled()
@@ -178,7 +230,7 @@ class DiffusersEngine:
                 cancel.raise_if_cancelled()
 
             try:
-                image = run_one(model, work, seed, on_step)
+                image = run_one(model, work, seed, on_step, controls)
             except (JobCancelled, EngineError):
                 raise
             except torch.OutOfMemoryError:

@@ -77,6 +77,11 @@ class LoadedModel:
     adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)
     """LoRAs loaded into this model's UNet and text encoders: adapter name -> LoRA name, least recently used
     first (engines/diffusers/adapters.py)."""
+    controlnets: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    """ControlNets loaded beside this model: content hash -> ControlNetModel, least recently used first
+    (engines/diffusers/controlnets.py)."""
+    control_pipes: dict[PipelineKind, Any] = field(default_factory=dict)
+    """The ControlNet pipelines made from `base`, by kind (engines/diffusers/controlnets.py)."""
 
     def pipeline(self, kind: PipelineKind) -> Any:
         """The pipeline for `kind`, made on first use from the base one's components (no weight copies).
@@ -89,7 +94,7 @@ class LoadedModel:
             cls = _CLASSES[self.arch.family][kind]
             # from_pipe casts to its dtype argument (fp32 by default) in place: pass ours.
             pipe = self.base if isinstance(self.base, cls) else cls.from_pipe(self.base,
-                                                                               torch_dtype=self.placement.dtype)
+                                                                               dtype=self.placement.dtype)
             pipe.set_progress_bar_config(disable=True)
             self._pipes[kind] = pipe
         return self._pipes[kind]
@@ -140,7 +145,7 @@ def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     try:
         if entry.location.is_dir():
-            pipe = cls.from_pretrained(entry.location, torch_dtype=dtype, local_files_only=True, **extra)
+            pipe = cls.from_pretrained(entry.location, dtype=dtype, local_files_only=True, **extra)
         else:
             pipe = _from_single_file(cls, entry, arch, dtype, options.offline, extra)
     except (ModelFileError, torch.OutOfMemoryError):
@@ -156,7 +161,7 @@ def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
 def _from_single_file(cls: Any, entry: ModelEntry, arch: Architecture, dtype: torch.dtype, offline: bool,
                       extra: dict[str, Any]) -> Any:
     config = entry.config or REFERENCE_CONFIGS[arch.name]
-    kwargs = {"config": config, "torch_dtype": dtype, **extra}
+    kwargs = {"config": config, "dtype": dtype, **extra}
     try:
         return cls.from_single_file(str(entry.location), local_files_only=True, **kwargs)
     except OSError:

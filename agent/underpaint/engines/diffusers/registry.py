@@ -1,10 +1,14 @@
-"""The registry of named models and LoRAs: a small JSON file, managed by `underpaint models ...`.
+"""The registry of named models and their add-ons: a small JSON file, managed by `underpaint models ...`.
 
-Each entry says what it is (a whole model, or a LoRA applied on top of one),
+Each entry says what it is (a whole model, or a LoRA applied on top of one,
+or a ControlNet run beside one, with the kind of control it was trained for,
+or an IP-Adapter run inside one, with the image encoder it reads,
+or a preprocessor model that makes one kind of control map),
 where the weights are (a diffusers folder, a single-file checkpoint or LoRA,
 or a hub id already pulled into the Hugging Face cache), what architecture
-they are (for a LoRA, the family it was made for), and their content hash,
-which goes into every recipe.
+they are (for a LoRA, ControlNet or IP-Adapter, the family it was made for;
+for a preprocessor, its transformers class),
+and their content hash, which goes into every recipe.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from underpaint.core.conditioning import ControlKind
+from underpaint.core.names import NAME_PATTERN
 from underpaint.engines.diffusers.architecture import Architecture
 from underpaint.engines.diffusers.checkpoint import (
     ModelFileError,
@@ -24,11 +30,19 @@ from underpaint.engines.diffusers.checkpoint import (
     fingerprint,
     read_safetensors_header,
 )
+from underpaint.engines.diffusers.controlnet_files import controlnet_tensors, detect_controlnet
+from underpaint.engines.diffusers.ip_adapter_files import adapter_file, describe, files_fingerprint, files_sha256
 from underpaint.engines.diffusers.lora_files import detect_lora, is_lora
+from underpaint.engines.diffusers.preprocessor_files import (
+    READY_MAP_KINDS,
+    detect_preprocessor,
+    ready_map_sentence,
+    transformers_config,
+)
 
 SourceKind = Literal["folder", "single_file", "hub"]
-Role = Literal["model", "lora"]
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+Role = Literal["model", "lora", "controlnet", "ip_adapter", "preprocessor"]
+_NAME = re.compile(NAME_PATTERN)
 
 
 class ModelEntry(BaseModel):
@@ -46,6 +60,11 @@ class ModelEntry(BaseModel):
                                                          "and tokenizers a single-file checkpoint needs.")
     native: tuple[int, int, int] | None = Field(default=None, description="Override: long side min, max, max pixels.")
     allow_ckpt: bool = False
+    control_kind: ControlKind | None = Field(default=None, description="A ControlNet's kind (what its control "
+                                                                       "images show): the user names it; a "
+                                                                       "preprocessor's, the kind of map it makes.")
+    image_encoder: str | None = Field(default=None, description="An IP-Adapter's CLIP image encoder folder; "
+                                                                "`sha256` covers it too.")
 
     @property
     def arch(self) -> Architecture:
@@ -106,12 +125,48 @@ class ModelRegistry:
 
 def make_entry(name: str, path: Path, kind: SourceKind | None = None, source: str | None = None,
                config: str | None = None, native: tuple[int, int, int] | None = None,
-               allow_ckpt: bool = False) -> ModelEntry:
-    """Inspect `path` (model or LoRA, its architecture, its content hash) and describe it as a registry entry."""
+               allow_ckpt: bool = False, control_kind: ControlKind | None = None,
+               image_encoder: Path | None = None) -> ModelEntry:
+    """Inspect `path` (model, LoRA, ControlNet, IP-Adapter or preprocessor, its architecture, its content hash)
+    and describe it as a registry entry; a ControlNet's `control_kind` is not in its weights, so the caller gives
+    it (a preprocessor's is read from its config; given, it must match)."""
     if not _NAME.match(name):
         raise RegistryError(f"'{name}' is not a usable model name: letters, digits, '.', '_' and '-', "
                             "at most 64 characters.")
     path = path.expanduser().resolve()
+    if (controlnet := controlnet_tensors(path)) is not None:
+        if control_kind is None:
+            raise RegistryError(f"{path} is a ControlNet: say which kind of control it was trained for "
+                                f"(--kind {'|'.join(ControlKind)}).")
+        if native is not None or allow_ckpt:
+            raise RegistryError(f"{path} is a ControlNet; --native and --allow-ckpt are for models.")
+        return ModelEntry(name=name, role="controlnet", source=source or str(path),
+                          kind=kind or ("folder" if path.is_dir() else "single_file"), path=str(path),
+                          architecture=str(detect_controlnet(controlnet, path)), sha256=content_sha256(path),
+                          fingerprint=fingerprint(path), config=config, control_kind=control_kind)
+    if (transformers := transformers_config(path)) is not None:
+        if config is not None or native is not None or allow_ckpt or image_encoder is not None:
+            raise RegistryError(f"{path} is a transformers model (a preprocessor); --config, --native, "
+                                "--allow-ckpt and --image-encoder are for diffusion models and IP-Adapters.")
+        made = detect_preprocessor(path, transformers, control_kind)
+        return ModelEntry(name=name, role="preprocessor", source=source or str(path), kind=kind or "folder",
+                          path=str(path), architecture=made.architecture, sha256=content_sha256(path),
+                          fingerprint=fingerprint(path), control_kind=made.kind)
+    if control_kind in READY_MAP_KINDS:
+        raise RegistryError(f"{path} is no ControlNet. {ready_map_sentence(control_kind)}")
+    if control_kind is not None:
+        raise RegistryError(f"--kind is for ControlNets and preprocessor models (transformers depth-estimation or "
+                            f"segmentation folders); {path} is neither.")
+    if (adapter := adapter_file(path)) is not None:
+        if config is not None or native is not None or allow_ckpt:
+            raise RegistryError(f"{path} is an IP-Adapter; --config, --native and --allow-ckpt are for models.")
+        files = describe(adapter, image_encoder.expanduser().resolve() if image_encoder else None)
+        return ModelEntry(name=name, role="ip_adapter", source=source or str(path), kind=kind or "single_file",
+                          path=str(adapter), architecture=str(files.kind.family), image_encoder=str(files.encoder),
+                          sha256=files_sha256(adapter, files.encoder),
+                          fingerprint=files_fingerprint(adapter, files.encoder))
+    if image_encoder is not None:
+        raise RegistryError(f"--image-encoder is for IP-Adapters; {path} is not one.")
     if path.is_file() and path.suffix == ".safetensors" and is_lora(tensors := read_safetensors_header(path)):
         if config is not None or native is not None:
             raise RegistryError(f"{path} is a LoRA; --config and --native are for models.")
