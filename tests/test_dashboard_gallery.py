@@ -138,6 +138,15 @@ def test_a_job_reports_its_engine_seconds_and_model_and_seeds(history: History) 
     assert (found.engine, found.model, found.seeds) == ("diffusers", "sd15", [10, 11])
 
 
+def test_a_job_costs_its_engines_own_seconds_on_its_device_when_they_were_recorded(history: History) -> None:
+    history.job("job")
+    history.jobs.record_engine("job", 12.5, "cuda/float16")
+    found = history.curation.job("job")
+    assert found is not None and (found.engine_seconds, found.device) == (12.5, "cuda/float16")
+    (day,) = history.curation.cost_by_day()
+    assert day.engine_seconds == 12.5
+
+
 def test_cost_sums_engine_seconds_per_day_and_per_set(history: History) -> None:
     history.job("a", set_id="campaign", variants=2)
     history.job("b", set_id="campaign", variants=3)

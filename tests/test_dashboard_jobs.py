@@ -158,6 +158,14 @@ async def _next_event(stream: aiohttp.ClientResponse, name: str, wanted: Callabl
     raise AssertionError(f"the stream ended before a {name} event")
 
 
+async def test_a_job_records_its_engines_seconds_and_the_device_it_ran_on(agent: RunningAgent) -> None:
+    await run_fill(agent, "job", variants=1)
+    async with await signed_in(agent) as session:
+        job = await get_json(session, "/jobs/job")
+    assert job["device"] == "cpu"
+    assert 0 < job["engine_seconds"] <= job["finished_at"] - job["started_at"]
+
+
 async def test_the_library_lists_each_engine_with_its_device_and_the_styles(agent: RunningAgent) -> None:
     async with await signed_in(agent) as session:
         library = await get_json(session, "/library")

@@ -70,7 +70,7 @@ export function renderDetail(panel: HTMLElement, job: JobDetail, variant: number
   }, label);
   const note = h("textarea", { name: "note", rows: 2, placeholder: "Why this one (or not)…" }, pick.note);
   const onDisk = job.variants_on_disk.includes(variant);
-  const device = job.engine ? library?.devices[job.engine] : undefined;
+  const device = job.device ?? (job.engine ? library?.devices[job.engine] : undefined);
   replace(panel,
     h("header", {},
       h("h2", { title: job.prompt }, brief(job.prompt, job.mode)),

@@ -22,6 +22,8 @@ export interface GalleryJob {
   started_at: number | null;
   finished_at: number | null;
   engine_seconds: number | null;
+  /** Where the engine ran (device/dtype), as recorded when the job ran; null for jobs from before. */
+  device: string | null;
   error_code: string | null;
   error_message: string | null;
   set_id: string | null;

@@ -8,7 +8,7 @@ import type { GalleryJob, Pick } from "../src/types.js";
 function job(job_id: string, variants: number, state = "done"): GalleryJob {
   return {
     job_id, state, mode: "fill", prompt: "", variants, client: "c", source: "websocket", created_at: 0, started_at: 0,
-    finished_at: 1, engine_seconds: 1, error_code: null, error_message: null, set_id: null, engine: "classic",
+    finished_at: 1, engine_seconds: 1, device: "cpu", error_code: null, error_message: null, set_id: null, engine: "classic",
     model: "classic", style: null, seeds: Array.from({ length: variants }, (_, i) => i), picks: [],
   };
 }

@@ -19,7 +19,8 @@ class EngineCapabilities:
     are the LoRAs a job on this model may stack (those made for its
     architecture), `controlnets` the ControlNets (name -> the kind it is for),
     `preprocessors` the control kinds the agent can derive from a job's source,
-    and `ip_adapters` the IP-Adapters a reference may name.
+    and `ip_adapters` the IP-Adapters a reference may name. `device` says where
+    the engine computes (device/dtype), which the history records per job.
     """
 
     name: str
@@ -36,3 +37,4 @@ class EngineCapabilities:
     preprocessors: frozenset[ControlKind] = frozenset()
     ip_adapters: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
+    device: str = "cpu"

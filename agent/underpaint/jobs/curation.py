@@ -27,14 +27,16 @@ Keep = Literal["starred", "picked", "rejected"]
 Verdict = Literal["pick", "reject"]
 MAX_NOTE = 2000
 PAGE_LIMIT = 100
-_SECONDS = "(finished_at - started_at)"
+_SECONDS = "COALESCE(engine_seconds, finished_at - started_at)"
+"""A job's engine time; jobs from before it was recorded count from start to finish."""
 _KEEP_CONDITION: dict[str, str] = {
     "starred": "job_id IN (SELECT job_id FROM picks WHERE starred = 1)",
     "picked": "job_id IN (SELECT job_id FROM picks WHERE verdict = 'pick')",
     "rejected": "job_id IN (SELECT job_id FROM picks WHERE verdict = 'reject')",
 }
 _COLUMNS = (f"job_id, state, mode, prompt, variants, client, source, created_at, started_at, finished_at, "
-            f"error_code, error_message, set_id, json_extract(recipe_json, '$.engine') AS engine, "
+            f"error_code, error_message, set_id, {_SECONDS} AS seconds, device, "
+            f"json_extract(recipe_json, '$.engine') AS engine, "
             f"{MODEL_OF_JOB} AS model, {STYLE_OF_JOB} AS style, json_extract(recipe_json, '$.seeds') AS seeds")
 
 
@@ -65,6 +67,7 @@ class GalleryJob(BaseModel):
     started_at: float | None
     finished_at: float | None
     engine_seconds: float | None
+    device: str | None
     error_code: str | None
     error_message: str | None
     set_id: str | None
@@ -235,12 +238,12 @@ class Curation:
 
 
 def _gallery_job(row: sqlite3.Row, picks: list[Pick]) -> GalleryJob:
-    started, finished = row["started_at"], row["finished_at"]
+    seconds = row["seconds"]
     return GalleryJob(
         job_id=row["job_id"], state=row["state"], mode=row["mode"], prompt=row["prompt"], variants=row["variants"],
-        client=row["client"], source=row["source"], created_at=row["created_at"], started_at=started,
-        finished_at=finished, engine_seconds=None if started is None or finished is None else round(
-            finished - started, 3),
+        client=row["client"], source=row["source"], created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], engine_seconds=None if seconds is None else round(seconds, 3),
+        device=row["device"],
         error_code=row["error_code"], error_message=row["error_message"], set_id=row["set_id"],
         engine=row["engine"], model=row["model"], style=row["style"],
         seeds=json.loads(row["seeds"] or "[]"),

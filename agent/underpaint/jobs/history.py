@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_code TEXT,
     error_message TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0,
-    set_id TEXT
+    set_id TEXT,
+    engine_seconds REAL,
+    device TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 -- Each job's events as sent (result pixels live in the job's files), so a resume after a restart
@@ -96,6 +98,10 @@ class HistoryStore:
         if "set_id" not in columns:
             # A history from before sets: its jobs belong to none.
             self._db.execute("ALTER TABLE jobs ADD COLUMN set_id TEXT")
+        for column, kind in (("engine_seconds", "REAL"), ("device", "TEXT")):
+            if column not in columns:
+                # A history from before engine timing: its jobs' cost is their time from start to finish.
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_set ON jobs(set_id, created_at)")
         # After the columns they cover exist: a history from before sets has no set_id until just above.
         self._db.executescript(GALLERY_INDEXES)
@@ -129,6 +135,10 @@ class HistoryStore:
 
     def mark_running(self, job_id: str) -> None:
         self._db.execute("UPDATE jobs SET state='running', started_at=? WHERE job_id=?", (time.time(), job_id))
+
+    def record_engine(self, job_id: str, seconds: float, device: str) -> None:
+        """What the job cost: the seconds its engine worked (the files not counted), and where."""
+        self._db.execute("UPDATE jobs SET engine_seconds=?, device=? WHERE job_id=?", (seconds, device, job_id))
 
     def finish(
         self, job_id: str, state: str, last_seq: int, *, recipe_json: str | None = None,

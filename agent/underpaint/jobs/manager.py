@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -292,6 +293,7 @@ class JobManager:
 
         engine = self.engines[job.engine]
         loop.call_soon(self._emit_progress, job, 0, 0, 1, 0.0, None, ())
+        started = time.monotonic()
         try:
             result = await loop.run_in_executor(
                 self._engine_thread, run_pipeline, job.spec, engine, progress, job.cancel, on_layer
@@ -306,6 +308,9 @@ class JobManager:
             self._fail(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
         else:
             self._finish(job, result)
+        # What the job cost, the files not counted (an agent shutting down records nothing).
+        self.history.record_engine(job.job_id, time.monotonic() - started,
+                                   engine.capabilities_for(job.spec.params.model).device)
 
     def _emit_progress(self, job: Job, variant: int, step: int, steps: int, fraction: float,
                        preview: Blob | None, frames: tuple[bytes, ...]) -> None:

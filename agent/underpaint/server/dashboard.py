@@ -108,10 +108,8 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 def engine_device(engine: Engine) -> str:
-    """Where an engine computes: a model engine's placement (device/dtype, e.g. "cuda/float16"); engines
-    without models (classic) run on the CPU. Read by attribute: the Engine interface does not say."""
-    label = getattr(getattr(getattr(engine, "options", None), "placement", None), "label", None)
-    return label if isinstance(label, str) else "cpu"
+    """Where an engine computes now (device/dtype, e.g. "cuda/float16")."""
+    return engine.capabilities.device
 
 
 async def library(request: web.Request) -> web.Response:

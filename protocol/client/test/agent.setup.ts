@@ -1,6 +1,8 @@
-// Starts a real agent (`underpaint serve`, classic engine) for the live tests,
-// on a free port with its own config and data folders.
-import { spawn, type ChildProcess } from "node:child_process";
+// Starts a real agent (`underpaint serve`) for the live tests, on a free port with its own
+// config and data folders: the classic engine by default, and the diffusers engine on a tiny
+// SD 1.5 model with a canny ControlNet, a LoRA and a style (tests/tiny_agent_models.py), so
+// panels can run real controls, LoRAs and styles in seconds.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -34,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const folder = mkdtempSync(join(tmpdir(), "underpaint-js-"));
   const port = await freePort();
   const env = { ...process.env, UNDERPAINT_PORT: String(port), UNDERPAINT_CONFIG_DIR: join(folder, "config"), UNDERPAINT_DATA_DIR: join(folder, "data") };
+  execFileSync(python, [resolve("tests/tiny_agent_models.py"), join(folder, "data")], { stdio: "ignore" });
   agent = spawn(python, ["-m", "underpaint", "serve", "--log-level", "warning"], { env, stdio: "inherit" });
   const http = `http://127.0.0.1:${port}`;
   await waitForHealth(http);

@@ -80,7 +80,7 @@ class DiffusersEngine:
             multiple=8, max_pixels=max_pixels, models=tuple(names), schedulers=SCHEDULER_NAMES,
             loras=loras, controlnets=controls,
             preprocessors=FROM_SOURCE & (WEIGHTLESS_PREPROCESSORS | preprocessors.kinds(entries)),
-            ip_adapters=ip_adapters,
+            ip_adapters=ip_adapters, device=self.options.placement.label,
             description=(f"Stable Diffusion through diffusers on {self.options.placement.label}; model {label}; "
                          f"schedulers {', '.join(SCHEDULER_NAMES)}."),
         )

@@ -436,7 +436,7 @@
     }, label);
     const note = h("textarea", { name: "note", rows: 2, placeholder: "Why this one (or not)\u2026" }, pick.note);
     const onDisk = job2.variants_on_disk.includes(variant);
-    const device = job2.engine ? library?.devices[job2.engine] : void 0;
+    const device = job2.device ?? (job2.engine ? library?.devices[job2.engine] : void 0);
     replace(
       panel,
       h(

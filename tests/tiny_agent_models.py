@@ -1,0 +1,42 @@
+"""Register a tiny diffusion set-up in an agent's data folder, for the plugins' and page's live tests.
+
+    python tests/tiny_agent_models.py DATA_DIR
+
+writes DATA_DIR/models.json with a tiny SD 1.5 model (`sd15`), a canny ControlNet for it (`canny`, from its
+UNet) and a kohya LoRA (`ink`), each saved as users download them and added as `underpaint models add` does,
+plus a style (`ink-wash`) that uses the LoRA. The agent started on DATA_DIR then offers the diffusers engine
+beside its default classic one, so a panel can run real controls, LoRAs and styles in seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_controlnets import make_controlnet, save_controlnet  # noqa: E402
+from tiny_loras import save_kohya_lora  # noqa: E402
+from tiny_pipelines import NATIVE, _checkpoint_pipeline, save_sd15  # noqa: E402
+from underpaint.core.conditioning import ControlKind  # noqa: E402
+from underpaint.engines.diffusers.registry import ModelRegistry, make_entry  # noqa: E402
+from underpaint.styles import StyleBook  # noqa: E402
+from underpaint.styles.book import make_style  # noqa: E402
+
+
+def register_tiny_models(data: Path) -> None:
+    models = data / "tiny-models"
+    sd15 = save_sd15(models / "sd15")
+    canny = save_controlnet(make_controlnet(_checkpoint_pipeline(sd15).unet, seed=1), models, "canny")["folder"]
+    ink = save_kohya_lora(sd15, models / "ink.safetensors")
+    registry = ModelRegistry(data / "models.json")
+    registry.put(make_entry("sd15", sd15, native=NATIVE))
+    registry.put(make_entry("canny", canny, control_kind=ControlKind.CANNY))
+    registry.put(make_entry("ink", ink))
+    StyleBook(data / "styles").add(make_style({
+        "name": "ink-wash", "description": "Loose ink on wet paper", "prompt": "{prompt}, ink wash",
+        "engine": "diffusers", "model": "sd15", "loras": [{"name": "ink", "weight": 0.8}], "steps": 2}))
+
+
+if __name__ == "__main__":
+    register_tiny_models(Path(sys.argv[1]))
