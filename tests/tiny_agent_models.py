@@ -13,15 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from tiny_controlnets import make_controlnet, save_controlnet  # noqa: E402
-from tiny_loras import save_kohya_lora  # noqa: E402
-from tiny_pipelines import NATIVE, _checkpoint_pipeline, save_sd15  # noqa: E402
-from underpaint.core.conditioning import ControlKind  # noqa: E402
-from underpaint.engines.diffusers.registry import ModelRegistry, make_entry  # noqa: E402
-from underpaint.styles import StyleBook  # noqa: E402
-from underpaint.styles.book import make_style  # noqa: E402
+from tiny_controlnets import make_controlnet, save_controlnet
+from tiny_loras import save_kohya_lora
+from tiny_pipelines import NATIVE, _checkpoint_pipeline, save_sd15
+from underpaint.core.conditioning import ControlKind
+from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
+from underpaint.styles import StyleBook
+from underpaint.styles.book import make_style
 
 
 def register_tiny_models(data: Path) -> None:
