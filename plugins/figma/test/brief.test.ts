@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { modeInfo, newJobId, paramsFor, promptFor, randomSeed, type Brief } from "../src/core/brief.js";
 
-const brief: Brief = { mode: "generate", prompt: "", negativePrompt: " text ", variants: 3, seed: 5, engine: "diffusers", model: "sd15", style: "none" };
+const brief: Brief = { mode: "generate", prompt: "", negativePrompt: " text ", variants: 3, seed: 5, engine: "diffusers", model: "sd15", style: "", loras: [], edges: false };
 
 describe("the brief", () => {
   it("takes the prompt box first, else a selected text layer", () => {
@@ -9,8 +9,14 @@ describe("the brief", () => {
     expect(promptFor(brief, "from text")).toBe("from text");
   });
 
-  it("adds a style's words to the prompt", () => {
-    expect(promptFor({ ...brief, prompt: "a bench", style: "sketch" }, "")).toBe("a bench, pencil sketch, paper texture");
+  it("names the agent's style and the chosen LoRAs in the params", () => {
+    const params = paramsFor({ ...brief, style: "ink-wash", loras: [{ name: "ink", weight: 0.8 }] }, "", 1, 1);
+    expect(params).toMatchObject({ style: "ink-wash", loras: [{ name: "ink", weight: 0.8 }] });
+  });
+
+  it("asks for a canny control derived from the frame, only in modes that send the frame", () => {
+    expect(paramsFor({ ...brief, mode: "fill", edges: true }, "", 1, 1).controls).toEqual([{ kind: "canny", image: "source" }]);
+    expect(paramsFor({ ...brief, mode: "generate", edges: true }, "", 1, 1).controls).toBeUndefined();
   });
 
   it("becomes protocol params", () => {

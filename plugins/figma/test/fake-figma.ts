@@ -1,6 +1,6 @@
 // A recording fake of the figma global, following @figma/plugin-typings for
 // what the plugin uses: nodes with fills, plugin and relaunch data, clone and
-// remove, exportAsync (real PNG bytes), createImage, getNodeByIdAsync,
+// remove, findAll, exportAsync (real PNG bytes), createImage, getNodeByIdAsync,
 // clientStorage, commitUndo, notify, ui.postMessage/onmessage, selection.
 import { createHash } from "node:crypto";
 import { encodePng } from "../src/core/png.js";
@@ -62,6 +62,16 @@ export class FakeNode {
   resize(width: number, height: number): void {
     this.width = width;
     this.height = height;
+  }
+
+  /** Children keep their own sizes (no constraints applied), as in Figma. */
+  resizeWithoutConstraints(width: number, height: number): void {
+    this.resize(width, height);
+  }
+
+  /** Every descendant `callback` accepts, depth first, as ChildrenMixin.findAll. */
+  findAll(callback: (node: FakeNode) => boolean = () => true): FakeNode[] {
+    return this.children.flatMap((child) => [...(callback(child) ? [child] : []), ...child.findAll(callback)]);
   }
 
   appendChild(child: FakeNode): void {

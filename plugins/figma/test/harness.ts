@@ -68,3 +68,12 @@ export async function openPanel(fake: FakeFigma, uiHtml: string, size: { width: 
 export function builtUi(): string {
   return readFileSync(new URL("../dist/ui.html", import.meta.url), "utf8");
 }
+
+/** Polls `condition` (state the fake main thread holds) until it holds. */
+export async function until(condition: () => boolean, what: string, ms = 45_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

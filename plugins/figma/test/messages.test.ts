@@ -5,7 +5,7 @@ const order: JobOrder = {
   jobId: "figma-1", command: "fill", mode: "fill", params: { seed: 1 }, size: { width: 64, height: 64 },
   mask: "centre", targets: ["1:2"], label: "Card",
 };
-const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 2, seed: null, engine: null, model: null, style: "none" };
+const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 2, seed: null, engine: null, model: null, style: "", loras: [], edges: false };
 
 describe("messages between main thread and UI", () => {
   it("accepts every well-formed message", () => {

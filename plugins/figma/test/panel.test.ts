@@ -9,7 +9,7 @@ import { decodePng } from "../src/core/png.js";
 import { decodeRecipe } from "../src/core/recipe.js";
 import { AGENT_URL_KEY, startPlugin, TOKEN_KEY, UI_SIZE } from "../src/main/plugin.js";
 import { createFakeFigma, install, render, type FakeFigma } from "./fake-figma.js";
-import { builtUi, openPanel, type Harness } from "./harness.js";
+import { builtUi, openPanel, until, type Harness } from "./harness.js";
 
 const images = new URL("../../../docs/images/", import.meta.url);
 const shot = (name: string): string => new URL(name, images).pathname;
@@ -33,14 +33,6 @@ function figmaWith(agentUrl: string): FakeFigma {
   install(fake, ui);
   fake.storage.set(AGENT_URL_KEY, agentUrl);
   return fake;
-}
-
-async function until(condition: () => boolean, what: string, ms = 45_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("the panel in Chromium", () => {

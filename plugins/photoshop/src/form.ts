@@ -2,6 +2,7 @@
 // ("use this recipe again"). Pure: the panel reads strings, this checks them.
 
 import type { Limits, Mode, Recipe } from "./protocol.js";
+import type { LoraChip } from "./conditioning.js";
 import type { JobRequest } from "./job.js";
 import { MODES } from "./modes.js";
 
@@ -16,8 +17,15 @@ export interface FormValues {
   seedLocked: boolean;
   /** 0-100, as the slider shows it. */
   strength: string;
-  expandBy: string;
+  expandLeft: string;
+  expandTop: string;
+  expandRight: string;
+  expandBottom: string;
+  /** The style picker; "" for none. */
+  style?: string;
 }
+
+const SIDES = ["Left", "Top", "Right", "Bottom"] as const;
 
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -41,15 +49,17 @@ export function requestFromForm(values: FormValues, limits: Pick<Limits, "max_va
   if (seed === null || seed < 0 || seed > MAX_SEED) return { error: `The seed must be a whole number from 0 to ${MAX_SEED}.` };
   const strength = Number(values.strength);
   if (!Number.isFinite(strength) || strength < 0 || strength > 100) return { error: "Strength must be between 0 and 100." };
-  const expandBy = wholeNumber(values.expandBy);
-  if (mode === "expand" && (expandBy === null || expandBy < 1 || expandBy > 4096)) {
-    return { error: "Expand by must be a whole number of pixels from 1 to 4096." };
+  const margins = SIDES.map((side) => wholeNumber(values[`expand${side}`]));
+  if (mode === "expand") {
+    if (margins.some((m) => m === null || m < 0 || m > 4096)) return { error: "Each Expand margin must be a whole number of pixels from 0 to 4096." };
+    if (margins.every((m) => m === 0)) return { error: "Expand needs a margin above 0 on at least one side." };
   }
+  const [left, top, right, bottom] = margins.map((m) => (mode === "expand" ? (m ?? 0) : 0));
   if (values.prompt.length > 4000 || values.negativePrompt.length > 4000) return { error: "Prompts are limited to 4000 characters." };
   return {
     mode, prompt: values.prompt, negativePrompt: values.negativePrompt, variants, seed,
     strength: Math.round(strength) / 100, engine: values.engine || undefined, model: values.model || undefined,
-    expandBy: expandBy ?? 0,
+    expand: { left, top, right, bottom },
   };
 }
 
@@ -67,6 +77,14 @@ export function formFromRecipe(recipe: Recipe): Partial<FormValues> {
     model: recipe.model?.name ?? "",
   };
   if (p.strength !== undefined) values.strength = String(Math.round(p.strength * 100));
-  if (p.expand) values.expandBy = String(Math.max(p.expand.left ?? 0, p.expand.top ?? 0, p.expand.right ?? 0, p.expand.bottom ?? 0));
+  if (p.expand) {
+    const { left = 0, top = 0, right = 0, bottom = 0 } = p.expand;
+    Object.assign(values, { expandLeft: String(left), expandTop: String(top), expandRight: String(right), expandBottom: String(bottom) });
+  }
   return values;
+}
+
+/** A recipe's LoRAs as chips: its params hold the resolved stack, a style's LoRAs included. */
+export function lorasFromRecipe(recipe: Recipe): LoraChip[] {
+  return (recipe.params.loras ?? []).map((l) => ({ name: l.name, weight: l.weight ?? 1 }));
 }

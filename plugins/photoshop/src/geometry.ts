@@ -12,6 +12,14 @@ export interface Bounds {
   bottom: number;
 }
 
+/** Pixels added on each side of the canvas (Expand), every side given. */
+export type Sides = { left: number; top: number; right: number; bottom: number };
+
+/** `rect` grown by `sides`: where Expand's output lies in the old canvas's coordinates. */
+export function growRect(rect: Rect, sides: Sides): Rect {
+  return { x: rect.x - sides.left, y: rect.y - sides.top, width: rect.width + sides.left + sides.right, height: rect.height + sides.top + sides.bottom };
+}
+
 export function rectFromBounds(bounds: Bounds): Rect {
   const left = Math.floor(bounds.left);
   const top = Math.floor(bounds.top);

@@ -1,5 +1,7 @@
-// The jobs run on each open document in this session, newest first, so the
-// panel can show "this document's jobs" and offer their recipes again.
+// Each document's jobs, newest first, kept in plugin storage keyed by the
+// document's path (its id for a document never saved, which cannot outlive
+// the session anyway), so "use this recipe again" works after Photoshop
+// restarts, and a selected Underpaint layer finds the recipe that made it.
 
 import type { Recipe } from "./protocol.js";
 
@@ -8,27 +10,51 @@ export interface HistoryEntry {
   label: string;
   layers: number;
   recipe: Recipe;
+  /** Ids of the placed group and its layers: Photoshop keeps layer ids in the saved file. */
+  layerIds: number[];
+}
+
+/** What the history needs of storage: UXP's localStorage in the plugin, the browser's in the Chromium test. */
+export type HistoryStorage = Pick<Storage, "getItem" | "setItem">;
+
+/** Which document: its path when it has been saved, else its id. */
+export interface DocumentKey {
+  id: number;
+  path: string;
+}
+
+const PREFIX = "underpaint.history:";
+
+export function storageKey(doc: DocumentKey): string {
+  return doc.path ? `${PREFIX}path:${doc.path}` : `${PREFIX}id:${doc.id}`;
 }
 
 export class JobHistory {
-  private readonly byDocument = new Map<number, HistoryEntry[]>();
+  constructor(private readonly storage: HistoryStorage, private readonly keep = 20) {}
 
-  constructor(private readonly keep = 20) {}
-
-  add(documentId: number, entry: HistoryEntry): void {
-    const list = [entry, ...(this.byDocument.get(documentId) ?? []).filter((e) => e.jobId !== entry.jobId)];
-    this.byDocument.set(documentId, list.slice(0, this.keep));
+  add(doc: DocumentKey, entry: HistoryEntry): void {
+    const list = [entry, ...this.list(doc).filter((e) => e.jobId !== entry.jobId)];
+    this.storage.setItem(storageKey(doc), JSON.stringify(list.slice(0, this.keep)));
   }
 
-  list(documentId: number | null): HistoryEntry[] {
-    return documentId === null ? [] : (this.byDocument.get(documentId) ?? []);
-  }
-
-  find(jobId: string): HistoryEntry | undefined {
-    for (const list of this.byDocument.values()) {
-      const entry = list.find((e) => e.jobId === jobId);
-      if (entry) return entry;
+  /** The document's entries; none when storage holds nothing usable for it (a damaged value is not fatal). */
+  list(doc: DocumentKey | null): HistoryEntry[] {
+    if (!doc) return [];
+    try {
+      const value: unknown = JSON.parse(this.storage.getItem(storageKey(doc)) ?? "[]");
+      return Array.isArray(value) ? value.filter(isEntry) : [];
+    } catch {
+      return [];
     }
-    return undefined;
   }
+
+  /** The entry whose placed layers include one of `layerIds` (the selected layers and their groups). */
+  findByLayer(doc: DocumentKey, layerIds: readonly number[]): HistoryEntry | undefined {
+    return this.list(doc).find((e) => e.layerIds.some((id) => layerIds.includes(id)));
+  }
+}
+
+function isEntry(value: unknown): value is HistoryEntry {
+  const e = value as Partial<HistoryEntry> | null;
+  return typeof e?.jobId === "string" && typeof e.label === "string" && typeof e.recipe === "object" && e.recipe !== null && Array.isArray(e.layerIds);
 }

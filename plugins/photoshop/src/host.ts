@@ -2,12 +2,15 @@
 // adapter (photoshop-host.ts) implements it with the real APIs; tests and the
 // Chromium panel use it with a recording fake. Nothing here imports Photoshop.
 
-import type { Rect, Size } from "./protocol.js";
+import type { Sides } from "./geometry.js";
+import type { Rect } from "./protocol.js";
 import type { DocumentFacts, PlacementDepth } from "./modes.js";
 
 export interface DocumentInfo {
   id: number;
   title: string;
+  /** Where it is saved; "" for a document never saved. */
+  path: string;
   width: number;
   height: number;
   facts: DocumentFacts;
@@ -31,8 +34,18 @@ export interface Placement {
   depth: PlacementDepth;
   /** Top of the group first: the first variant ends up on top and visible. */
   layers: PlacedLayer[];
-  /** Expand only: grow the canvas to this size, centred, before placing. */
-  canvas?: Size;
+  /** Expand only: grow the canvas by these margins, in the same undo step, before placing. */
+  grow?: Sides;
+}
+
+/** A layer of the document, as the panel lists it for marking controls and references. */
+export interface LayerSummary {
+  id: number;
+  name: string;
+  /** Photoshop's LayerKind value, e.g. "pixel" or "group". */
+  kind: string;
+  /** Nesting depth: 0 for top-level layers. */
+  depth: number;
 }
 
 export interface Host {
@@ -44,6 +57,12 @@ export interface Host {
   readSelection(documentId: number, rect: Rect): Promise<Uint8Array>;
   /** The composite as RGBA8 sRGB over exactly `rect` (transparent where empty). */
   readPixels(documentId: number, rect: Rect): Promise<Uint8Array>;
-  /** Puts a group of masked layers into that document as one undo step. */
-  place(documentId: number, placement: Placement): Promise<void>;
+  /** Every layer of that document, top first, groups before their children. */
+  layers(documentId: number): Promise<LayerSummary[]>;
+  /** One layer's (or group's) own pixels as RGBA8 sRGB over exactly `rect`, transparent where it has none; edits nothing. */
+  readLayerPixels(documentId: number, layerId: number, rect: Rect): Promise<Uint8Array>;
+  /** The selected layers of that document and the groups holding them. */
+  selectedLayerIds(documentId: number): Promise<number[]>;
+  /** Puts a group of masked layers into that document as one undo step; the ids of the group and its layers. */
+  place(documentId: number, placement: Placement): Promise<number[]>;
 }

@@ -3,8 +3,10 @@
 // rectangle, submit, follow events, and place every variant in one undo step.
 // Photoshop stays behind `Host`; the agent behind the shared AgentClient.
 
-import type { AgentClient, JobOutcome, Mode, Params, Preview, Progress, Recipe, Rect, Size, VariantResult } from "./protocol.js";
-import { area, canvasRect, intersect, isEmpty, isIntegerRect } from "./geometry.js";
+import type { AgentClient, ImageInput, JobOutcome, Mode, Params, Preview, Progress, Recipe, Rect, Size, VariantResult } from "./protocol.js";
+import { controlRefs, loraRefs, type ControlLayer, type LoraChip } from "./conditioning.js";
+import { area, canvasRect, growRect, intersect, isEmpty, isIntegerRect, type Sides } from "./geometry.js";
+import type { DocumentKey } from "./history.js";
 import type { Host, Placement } from "./host.js";
 import { placementDepth, targetFor, transferFor, type PlacementDepth } from "./modes.js";
 import { groupName, historyName, newJobId } from "./naming.js";
@@ -20,8 +22,15 @@ export interface JobRequest {
   strength: number;
   engine?: string;
   model?: string;
-  /** Expand only: pixels added on every side. */
-  expandBy: number;
+  /** Expand only: pixels added on each side. */
+  expand: Sides;
+  /** Marked control layers (or source-derived controls), in the order they are sent. */
+  controls?: ControlLayer[];
+  loras?: LoraChip[];
+  /** A style the agent keeps: it fills every field this request leaves unset. */
+  style?: string;
+  /** A recipe's params to run again (Regenerate, Vary): this request's own fields win over them. */
+  base?: Params;
 }
 
 export type Phase = "planning" | "reading" | "uploading" | "queued" | "running" | "placing";
@@ -34,7 +43,7 @@ export interface JobEvents {
 }
 
 export type RunOutcome =
-  | { state: "done"; jobId: string; documentId: number; recipe: Recipe; layers: number; warnings: string[] }
+  | { state: "done"; jobId: string; document: DocumentKey; recipe: Recipe; layers: number; layerIds: number[]; warnings: string[] }
   | { state: "refused"; message: string }
   | { state: "error"; jobId: string | null; code: string; message: string; retryable: boolean }
   | { state: "cancelled"; jobId: string };
@@ -94,6 +103,7 @@ export class JobController {
 
     events.onPhase?.("reading", null);
     const image = transfer.image ? await this.host.readPixels(document.id, region) : undefined;
+    const controls = await this.readControls(document.id, request, outputArea(request, region));
     let mask = transfer.mask ? await this.host.readSelection(document.id, region) : undefined;
     if (mask && !selectsAnything(mask)) {
       if (request.mode === "fill" || request.mode === "remove") {
@@ -114,6 +124,7 @@ export class JobController {
           jobId, mode: request.mode, document: size, region, params, previews: this.options.previews ?? true,
           image: image && { data: image, width: region.width, height: region.height, format: "rgba8" },
           mask: mask && { data: mask, width: region.width, height: region.height, format: "gray8" },
+          ...(controls.length && { controls }),
         },
         {
           onAccepted: (m) => events.onPhase?.(m.queue_position > 0 ? "queued" : "running", jobId),
@@ -137,12 +148,31 @@ export class JobController {
 
     events.onPhase?.("placing", jobId);
     // Placed by id: if the user switched documents meanwhile, the layers still land where the job came from.
-    await this.host.place(document.id, placementFor(request, depth, outcome.results, size));
+    const layerIds = await this.host.place(document.id, placementFor(request, depth, outcome.results));
     return {
-      state: "done", jobId, documentId: document.id, recipe: outcome.done.recipe,
-      layers: outcome.results.length, warnings: outcome.done.warnings ?? [],
+      state: "done", jobId, document: { id: document.id, path: document.path }, recipe: outcome.done.recipe,
+      layers: outcome.results.length, layerIds, warnings: outcome.done.warnings ?? [],
     };
   }
+
+  /** Each marked layer's own pixels over the job's output area; null where the agent derives the map from the source. */
+  private async readControls(documentId: number, request: JobRequest, area: Rect): Promise<(ImageInput | null)[]> {
+    const images: (ImageInput | null)[] = [];
+    for (const control of request.controls ?? []) {
+      if (control.layerId === null) {
+        images.push(null);
+        continue;
+      }
+      const data = await this.host.readLayerPixels(documentId, control.layerId, area);
+      images.push({ data, width: area.width, height: area.height, format: "rgba8" });
+    }
+    return images;
+  }
+}
+
+/** Where a control image must cover (PROTOCOL.md, Controls): the region, grown by Expand's margins. */
+export function outputArea(request: JobRequest, region: Rect): Rect {
+  return request.mode === "expand" ? growRect(region, request.expand) : region;
 }
 
 function refuse(message: string): RunOutcome {
@@ -151,23 +181,25 @@ function refuse(message: string): RunOutcome {
 
 /** Only what the user set travels: the agent fills in the rest and the recipe records it. */
 export function paramsFor(request: JobRequest): Params {
-  const params: Params = {
-    prompt: request.prompt,
-    negative_prompt: request.negativePrompt,
-    variants: request.variants,
-    seed: request.seed,
-  };
+  // A recipe's controls came with images this panel no longer has: the marked controls replace them.
+  // A recipe's style is already resolved into its params.
+  const base: Params = { ...request.base };
+  delete base.controls;
+  delete base.style;
+  const params: Params = { ...base, prompt: request.prompt, variants: request.variants, seed: request.seed };
+  // Left out when empty, so a style's negative prompt applies.
+  if (request.negativePrompt) params.negative_prompt = request.negativePrompt;
+  if (request.style) params.style = request.style;
+  if (request.controls?.length) params.controls = controlRefs(request.controls);
+  if (request.loras?.length) params.loras = loraRefs(request.loras);
   if (request.engine) params.engine = request.engine;
   if (request.model) params.model = request.model;
   if (request.mode === "refine") params.strength = request.strength;
-  if (request.mode === "expand") {
-    const m = request.expandBy;
-    params.expand = { left: m, top: m, right: m, bottom: m };
-  }
+  if (request.mode === "expand") params.expand = { ...request.expand };
   return params;
 }
 
-export function placementFor(request: JobRequest, depth: PlacementDepth, results: VariantResult[], document: Size): Placement {
+export function placementFor(request: JobRequest, depth: PlacementDepth, results: VariantResult[]): Placement {
   const layers = [...results]
     .sort((a, b) => a.message.variant - b.message.variant)
     .map((r) => ({ name: r.message.layer.name, bounds: r.message.layer.bounds, visible: r.message.layer.visible, pixels: r.pixels, mask: r.mask }));
@@ -177,8 +209,6 @@ export function placementFor(request: JobRequest, depth: PlacementDepth, results
     depth,
     layers,
   };
-  if (request.mode === "expand") {
-    placement.canvas = { width: document.width + 2 * request.expandBy, height: document.height + 2 * request.expandBy };
-  }
+  if (request.mode === "expand") placement.grow = { ...request.expand };
   return placement;
 }

@@ -50,6 +50,8 @@ entrypoints.setup({
           tokens,
           socketFactory: (url) => new WebSocket(url) as unknown as SocketLike,
           url: AGENT_URL,
+          // UXP keeps a plugin's localStorage between sessions: each document's jobs outlive a restart.
+          historyStorage: window.localStorage,
         });
       },
     },

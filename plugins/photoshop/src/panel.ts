@@ -2,14 +2,18 @@
 // connection, the job controller and the state machine. No Photoshop here:
 // the host comes in from main.ts (Photoshop) or the test harness (a fake).
 
-import type { EngineInfo, SocketFactory, Welcome } from "./protocol.js";
+import type { EngineInfo, Params, Recipe, SocketFactory, Welcome } from "./protocol.js";
 import { Connection, explain, type ConnectionStatus } from "./connection.js";
-import { formFromRecipe, randomSeed, requestFromForm, type FormValues } from "./form.js";
-import { JobHistory } from "./history.js";
+import { formFromRecipe, lorasFromRecipe, randomSeed, requestFromForm, type FormValues } from "./form.js";
+import { JobHistory, type HistoryStorage } from "./history.js";
 import type { Host } from "./host.js";
 import { JobController, type JobRequest } from "./job.js";
 import { MODE_LABELS } from "./modes.js";
 import { initialState, reduce, view, type PanelEvent, type PanelState } from "./state.js";
+import { modelInfo } from "./conditioning.js";
+import { bindConditioning } from "./panel-conditioning.js";
+import { bindHistory, type Reuse } from "./panel-history.js";
+import { byId, enable, pickerValue, setOptions, setPicker, type Widget } from "./widgets.js";
 
 export interface TokenStore {
   load(): Promise<string>;
@@ -23,24 +27,20 @@ export interface PanelOptions {
   socketFactory: SocketFactory;
   url: string;
   random?: () => number;
+  /** Where each document's jobs are kept between sessions. */
+  historyStorage: HistoryStorage;
 }
-
-/** A Spectrum widget as the panel uses it: UXP's sp-* elements expose value / checked. */
-type Widget = HTMLElement & { value?: string; checked?: boolean; selectedIndex?: number };
 
 export interface PanelHandle {
   connection: Connection;
+  history: JobHistory;
   state(): PanelState;
 }
 
 export function startPanel(options: PanelOptions): PanelHandle {
   const { root, host, tokens } = options;
-  const el = (id: string): Widget => {
-    const found = root.getElementById(id);
-    if (!found) throw new Error(`index.html lacks #${id}`);
-    return found as Widget;
-  };
-  const history = new JobHistory();
+  const el = (id: string): Widget => byId(root, id);
+  const history = new JobHistory(options.historyStorage);
   let state = initialState;
   let welcome: Welcome | null = null;
 
@@ -61,46 +61,30 @@ export function startPanel(options: PanelOptions): PanelHandle {
     dispatch({ type: "connection", status });
   }
 
-  // widgets
+  const conditioning = bindConditioning({
+    root, host,
+    welcome: () => welcome,
+    model: () => modelInfo(engineInfo(), pickerValue(el("model"))),
+    onStyleTarget: (target) => writeForm(target),
+    onError: (message) => dispatch({ type: "failed", message }),
+  });
+  const jobs = bindHistory({ root, host, history, reuse });
+  const renderHistory = (): Promise<void> => jobs.render();
 
-  function pickerValue(picker: Widget): string {
-    if (typeof picker.value === "string" && picker.value) return picker.value;
-    const items = [...picker.querySelectorAll("sp-menu-item")];
-    const index = typeof picker.selectedIndex === "number" && picker.selectedIndex >= 0 ? picker.selectedIndex : items.findIndex((i) => i.hasAttribute("selected"));
-    return items[index]?.getAttribute("value") ?? "";
+  /** A recipe back into the fields; its params are resolved, so the style picker goes back to None. */
+  function reuse(recipe: Recipe, how: Reuse): void {
+    writeForm({ ...formFromRecipe(recipe), seedLocked: how !== "vary", style: "" });
+    conditioning.setLoras(lorasFromRecipe(recipe));
+    if (how !== "fill") void generate(recipe.params);
   }
-
-  function setPicker(picker: Widget, value: string): void {
-    const items = [...picker.querySelectorAll("sp-menu-item")];
-    items.forEach((item) => (item.getAttribute("value") === value ? item.setAttribute("selected", "") : item.removeAttribute("selected")));
-    const index = items.findIndex((i) => i.getAttribute("value") === value);
-    if (index >= 0) {
-      picker.selectedIndex = index;
-      picker.value = value;
-    }
-  }
-
-  function setOptions(picker: Widget, options: { value: string; label: string }[], selected: string): void {
-    const menu = picker.querySelector("sp-menu") ?? picker;
-    menu.replaceChildren(
-      ...options.map(({ value, label }) => {
-        const item = root.createElement("sp-menu-item");
-        item.setAttribute("value", value);
-        item.textContent = label;
-        return item;
-      }),
-    );
-    setPicker(picker, selected);
-  }
-
-  const enable = (widget: Widget, on: boolean): void => (on ? widget.removeAttribute("disabled") : widget.setAttribute("disabled", ""));
 
   function readForm(): FormValues {
     return {
       mode: pickerValue(el("mode")), prompt: el("prompt").value ?? "", negativePrompt: el("negative").value ?? "",
       engine: pickerValue(el("engine")), model: pickerValue(el("model")), variants: el("variants").value ?? "",
       seed: el("seed").value ?? "", seedLocked: !!el("seed-lock").checked, strength: String(el("strength").value ?? "60"),
-      expandBy: el("expand-by").value ?? "",
+      expandLeft: el("expand-left").value ?? "", expandTop: el("expand-top").value ?? "",
+      expandRight: el("expand-right").value ?? "", expandBottom: el("expand-bottom").value ?? "",
     };
   }
 
@@ -111,9 +95,12 @@ export function startPanel(options: PanelOptions): PanelHandle {
       if (welcome) fillModels(welcome);
     }
     if (values.model !== undefined) setPicker(el("model"), values.model);
-    const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"], ["expandBy", "expand-by"]];
+    if (values.engine !== undefined || values.model !== undefined) conditioning.fillForModel();
+    const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"],
+      ["expandLeft", "expand-left"], ["expandTop", "expand-top"], ["expandRight", "expand-right"], ["expandBottom", "expand-bottom"]];
     for (const [key, id] of fields) if (values[key] !== undefined) el(id).value = String(values[key]);
     if (values.seedLocked !== undefined) el("seed-lock").checked = values.seedLocked;
+    if (values.style !== undefined) conditioning.setStyle(values.style);
     render();
   }
 
@@ -127,14 +114,16 @@ export function startPanel(options: PanelOptions): PanelHandle {
   function fillEngines(w: Welcome): void {
     const current = pickerValue(el("engine"));
     const names = w.capabilities.engines.map((e) => e.name);
-    setOptions(el("engine"), names.map((n) => ({ value: n, label: n })), names.includes(current) ? current : w.capabilities.default_engine);
+    setOptions(root, el("engine"), names.map((n) => ({ value: n, label: n })), names.includes(current) ? current : w.capabilities.default_engine);
     fillModels(w);
+    conditioning.fillStyles();
   }
 
   function fillModels(w: Welcome): void {
     const models = w.capabilities.engines.find((e) => e.name === pickerValue(el("engine")))?.models ?? [];
     const current = pickerValue(el("model"));
-    setOptions(el("model"), [{ value: "", label: models.length ? "Engine default" : "None (no weights)" }, ...models.map((m) => ({ value: m, label: m }))], models.includes(current) ? current : "");
+    setOptions(root, el("model"), [{ value: "", label: models.length ? "Engine default" : "None (no weights)" }, ...models.map((m) => ({ value: m, label: m }))], models.includes(current) ? current : "");
+    conditioning.fillForModel();
   }
 
   /** A sentence about the chosen mode and engine; null when Generate can go. */
@@ -171,24 +160,6 @@ export function startPanel(options: PanelOptions): PanelHandle {
     for (const row of root.querySelectorAll<HTMLElement>(".mode-only")) row.hidden = row.dataset.mode !== mode;
   }
 
-  async function renderHistory(): Promise<void> {
-    const doc = await host.activeDocument();
-    const list = el("history");
-    list.replaceChildren(
-      ...history.list(doc?.id ?? null).map((entry) => {
-        const item = root.createElement("li");
-        const label = root.createElement("span");
-        label.textContent = `${entry.label} · seed ${entry.recipe.seeds[0]} · ${entry.layers} layer${entry.layers === 1 ? "" : "s"}`;
-        const again = root.createElement("sp-action-button");
-        again.textContent = "Use again";
-        again.dataset.job = entry.jobId;
-        again.addEventListener("click", () => writeForm(formFromRecipe(entry.recipe)));
-        item.append(label, again);
-        return item;
-      }),
-    );
-  }
-
   function showPreview(variant: number, png: Uint8Array): void {
     // UXP's <img> takes data URLs; this is display only, the protocol never sees base64.
     let binary = "";
@@ -206,7 +177,8 @@ export function startPanel(options: PanelOptions): PanelHandle {
 
   // actions
 
-  async function generate(): Promise<void> {
+  /** `base`: a recipe's params to run again; the fields (and the marked controls) win over it. */
+  async function generate(base?: Params): Promise<void> {
     if (!view(state).canGenerate) return;
     const values = readForm();
     if (!values.seedLocked) {
@@ -218,7 +190,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
       dispatch({ type: "failed", message: parsed.error });
       return;
     }
-    const request: JobRequest = parsed;
+    const request: JobRequest = { ...parsed, controls: conditioning.controls(), loras: conditioning.loras(), style: conditioning.style() || undefined, base };
     el("previews").replaceChildren();
     dispatch({ type: "start", variants: request.variants });
     try {
@@ -229,7 +201,9 @@ export function startPanel(options: PanelOptions): PanelHandle {
         onResult: (_variant, received) => dispatch({ type: "result", received }),
       });
       if (outcome.state === "done") {
-        history.add(outcome.documentId, { jobId: outcome.jobId, label: request.prompt.trim() || MODE_LABELS[request.mode], layers: outcome.layers, recipe: outcome.recipe });
+        history.add(outcome.document, {
+          jobId: outcome.jobId, label: request.prompt.trim() || MODE_LABELS[request.mode], layers: outcome.layers, recipe: outcome.recipe, layerIds: outcome.layerIds,
+        });
       }
       dispatch({ type: "finished", outcome });
     } catch (error) {
@@ -252,7 +226,8 @@ export function startPanel(options: PanelOptions): PanelHandle {
     if (welcome) fillModels(welcome);
     render();
   });
-  root.body.addEventListener("pointerenter", () => void renderHistory());
+  el("model").addEventListener("change", () => conditioning.fillForModel());
+  root.body.addEventListener("pointerenter", () => void Promise.all([renderHistory(), conditioning.refreshLayers()]));
 
   render();
   void tokens.load().then((token) => {
@@ -264,5 +239,5 @@ export function startPanel(options: PanelOptions): PanelHandle {
     void connection.connect(token);
   });
 
-  return { connection, state: () => state };
+  return { connection, history, state: () => state };
 }

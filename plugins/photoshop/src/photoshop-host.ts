@@ -5,8 +5,8 @@
 
 import type { action as psAction, app as psApp, constants as psConstants, core as psCore, imaging as psImaging } from "photoshop";
 import type { Rect } from "./protocol.js";
-import { boundsFromRect, rectFromBounds } from "./geometry.js";
-import type { DocumentInfo, Host, Placement, PlacedLayer } from "./host.js";
+import { boundsFromRect, rectFromBounds, type Sides } from "./geometry.js";
+import type { DocumentInfo, Host, LayerSummary, Placement, PlacedLayer } from "./host.js";
 import { padInto, toRgba, widenTo16 } from "./pixels.js";
 
 type Document = (typeof psApp)["activeDocument"];
@@ -58,6 +58,17 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
     }
   }
 
+  /** getPixels as explicit 8-bit sRGB RGBA over exactly `rect`: of the composite, or of one layer when `layerID` is given. */
+  async function readRgba(commandName: string, documentId: number, rect: Rect, layerID?: number): Promise<Uint8Array> {
+    // Explicit 8-bit sRGB: Photoshop converts from the document's own profile and depth, never the agent.
+    const result = await modal(commandName, () =>
+      ps.imaging.getPixels({ documentID: documentId, ...(layerID !== undefined && { layerID }), sourceBounds: boundsFromRect(rect), colorSpace: "RGB", colorProfile: SRGB, componentSize: 8 }),
+    );
+    const data = toRgba(await readData(result.imageData), result.imageData.components);
+    // Photoshop trims to where there are pixels; the rest is transparent, not black.
+    return padInto(data, rectFromBounds(result.sourceBounds), rect, 4, 0);
+  }
+
   async function readData(imageData: ImageData): Promise<Uint8Array> {
     try {
       const data = await imageData.getData({ chunky: true });
@@ -68,7 +79,20 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
     }
   }
 
-  async function putLayer(doc: Document, group: Layer, spec: PlacedLayer, depth: 8 | 16): Promise<void> {
+  /**
+   * resizeCanvas grows around an anchor, so equal margins are one centred resize;
+   * others are two: right and bottom anchored top-left, then left and top anchored bottom-right.
+   */
+  async function growCanvas(doc: Document, grow: Sides): Promise<void> {
+    const { AnchorPosition } = ps.constants;
+    const width = doc.width + grow.left + grow.right;
+    const height = doc.height + grow.top + grow.bottom;
+    if (grow.left === grow.right && grow.top === grow.bottom) return doc.resizeCanvas(width, height, AnchorPosition.MIDDLECENTER);
+    await doc.resizeCanvas(doc.width + grow.right, doc.height + grow.bottom, AnchorPosition.TOPLEFT);
+    await doc.resizeCanvas(width, height, AnchorPosition.BOTTOMRIGHT);
+  }
+
+  async function putLayer(doc: Document, group: Layer, spec: PlacedLayer, depth: 8 | 16): Promise<number> {
     const { bounds } = spec;
     const layer = await doc.createLayer(ps.constants.LayerKind.NORMAL, { name: spec.name });
     if (!layer) throw new Error("Photoshop did not create a layer.");
@@ -92,13 +116,14 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
     await ps.imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: "user", imageData: mask, replace: true, targetBounds: target });
     await mask.dispose();
     layer.visible = spec.visible;
+    return layer.id;
   }
 
   return {
     async activeDocument(): Promise<DocumentInfo | null> {
       const doc = ps.app.activeDocument;
       if (!doc) return null;
-      return { id: doc.id, title: doc.title, width: doc.width, height: doc.height, facts: { mode: doc.mode, bitsPerChannel: doc.bitsPerChannel } };
+      return { id: doc.id, title: doc.title, path: savedPath(doc), width: doc.width, height: doc.height, facts: { mode: doc.mode, bitsPerChannel: doc.bitsPerChannel } };
     },
 
     async selectionBounds(documentId: number): Promise<Rect | null> {
@@ -114,38 +139,70 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
     },
 
     async readPixels(documentId: number, rect: Rect): Promise<Uint8Array> {
-      // Explicit 8-bit sRGB: Photoshop converts from the document's own profile and depth, never the agent.
-      const result = await modal("Read pixels", () =>
-        ps.imaging.getPixels({ documentID: documentId, sourceBounds: boundsFromRect(rect), colorSpace: "RGB", colorProfile: SRGB, componentSize: 8 }),
-      );
-      const components = result.imageData.components;
-      const data = toRgba(await readData(result.imageData), components);
-      // Empty areas of a layered document come back trimmed; they are transparent, not black.
-      return padInto(data, rectFromBounds(result.sourceBounds), rect, 4, 0);
+      return readRgba("Read pixels", documentId, rect);
     },
 
-    async place(documentId: number, placement: Placement): Promise<void> {
+    async layers(documentId: number): Promise<LayerSummary[]> {
+      const out: LayerSummary[] = [];
+      const walk = (layers: ArrayLike<Layer> | null, depth: number): void => {
+        for (let i = 0; i < (layers?.length ?? 0); i++) {
+          const layer = (layers as ArrayLike<Layer>)[i];
+          out.push({ id: layer.id, name: layer.name, kind: String(layer.kind), depth });
+          walk(layer.layers, depth + 1);
+        }
+      };
+      walk(documentById(documentId).layers, 0);
+      return out;
+    },
+
+    async readLayerPixels(documentId: number, layerId: number, rect: Rect): Promise<Uint8Array> {
+      // getPixels with a layerID reads that layer alone, shown or hidden: no temporary layer, no document edit.
+      return readRgba("Read control layer", documentId, rect, layerId);
+    },
+
+    async selectedLayerIds(documentId: number): Promise<number[]> {
+      const ids = new Set<number>();
+      const active = documentById(documentId).activeLayers;
+      for (let i = 0; i < active.length; i++) {
+        for (let layer: Layer | null = active[i]; layer; layer = layer.parent) ids.add(layer.id);
+      }
+      return [...ids];
+    },
+
+    async place(documentId: number, placement: Placement): Promise<number[]> {
       for (const layer of placement.layers) checkLayer(layer);
-      await modal(placement.historyName, async (context) => {
+      return modal(placement.historyName, async (context) => {
         const doc = documentById(documentId);
         // Layer-mask creation (batchPlay) acts on the active document: bring the job's one forward.
         if (ps.app.activeDocument?.id !== documentId) ps.app.activeDocument = doc;
         const suspension = await context.hostControl.suspendHistory({ documentID: documentId, name: placement.historyName });
         let committed = false;
+        const ids: number[] = [];
         try {
-          if (placement.canvas) await doc.resizeCanvas(placement.canvas.width, placement.canvas.height, ps.constants.AnchorPosition.MIDDLECENTER);
+          if (placement.grow) await growCanvas(doc, placement.grow);
           const group = await doc.createLayerGroup({ name: placement.groupName });
           if (!group) throw new Error("Photoshop did not create a layer group.");
+          ids.push(group.id);
           // Each layer goes to the top of the group, so the last variant goes in first.
-          for (const layer of [...placement.layers].reverse()) await putLayer(doc, group, layer, placement.depth);
+          for (const layer of [...placement.layers].reverse()) ids.push(await putLayer(doc, group, layer, placement.depth));
           committed = true;
         } finally {
           // Committing gives one undo step; on failure the suspension is rolled back and the document is untouched.
           await context.hostControl.resumeHistory(suspension, committed);
         }
+        return ids;
       });
     },
   };
+}
+
+/** A saved document's path; "" for one never saved (whose path Photoshop does not give). */
+function savedPath(doc: Document): string {
+  try {
+    return doc.path || "";
+  } catch {
+    return "";
+  }
 }
 
 function checkLayer(layer: PlacedLayer): void {

@@ -31,6 +31,10 @@ export interface FakeDocumentInit {
   hasAlpha?: boolean;
   /** The selection over the whole canvas (Gray8), or null for none. */
   selection?: Uint8Array | null;
+  /** Where it is saved; "" (the default) for never saved. */
+  path?: string;
+  /** Pixel layers already in the document, top first, each with its own RGBA8 over the whole canvas. */
+  layers?: { name: string; content: Uint8Array }[];
 }
 
 export class FakeImageData implements ImageData {
@@ -73,6 +77,8 @@ export class FakeLayer implements Pick<Layer, "id" | "name" | "visible" | "kind"
   children: FakeLayer[] = [];
   parent: FakeLayer | null = null;
   pixels: PlacedPixels | null = null;
+  /** A layer's own pixels over the whole canvas (RGBA8), for layers the document opened with. */
+  content: Uint8Array | null = null;
   /** The user mask: `fill` everywhere except where `data` was put. */
   mask: { fill: number; put: PlacedPixels | null } | null = null;
   private shown = true;
@@ -87,6 +93,11 @@ export class FakeLayer implements Pick<Layer, "id" | "name" | "visible" | "kind"
     this.shown = value;
   }
 
+  /** Like Layer.layers: a group's children, null for other layers. */
+  get layers(): FakeLayer[] | null {
+    return this.kind === ("group" as Layer["kind"]) ? this.children : null;
+  }
+
   move(relative: Layer, placement: string): void {
     const target = relative as unknown as FakeLayer;
     this.doc.edit("move", { layer: this.id, relative: target.id, placement });
@@ -97,8 +108,9 @@ export class FakeLayer implements Pick<Layer, "id" | "name" | "visible" | "kind"
   }
 }
 
-export class FakeDocument implements Pick<Document, "id" | "title" | "width" | "height" | "mode" | "bitsPerChannel"> {
+export class FakeDocument implements Pick<Document, "id" | "title" | "path" | "width" | "height" | "mode" | "bitsPerChannel"> {
   readonly title: string;
+  readonly path: string;
   width: number;
   height: number;
   readonly mode: Document["mode"];
@@ -117,6 +129,7 @@ export class FakeDocument implements Pick<Document, "id" | "title" | "width" | "
   constructor(private readonly ps: FakePhotoshop, init: FakeDocumentInit) {
     this.id = init.id;
     this.title = init.title ?? `Untitled-${init.id}`;
+    this.path = init.path ?? "";
     this.width = init.width;
     this.height = init.height;
     this.mode = (init.mode ?? "RGBColorMode") as Document["mode"];
@@ -124,6 +137,16 @@ export class FakeDocument implements Pick<Document, "id" | "title" | "width" | "
     this.composite = init.composite;
     this.hasAlpha = init.hasAlpha ?? false;
     this.selectionMask = init.selection ?? null;
+    for (const { name, content } of init.layers ?? []) {
+      const layer = new FakeLayer(this, ps.nextId(), name, "pixel" as Layer["kind"]);
+      layer.content = content;
+      this.layers.push(layer);
+    }
+  }
+
+  /** Like Document.activeLayers: the layer made or picked last. */
+  get activeLayers(): FakeLayer[] {
+    return this.activeLayer ? [this.activeLayer] : [];
   }
 
   get selection(): { bounds: Bounds | null } {
@@ -212,6 +235,26 @@ function clip(a: Bounds, b: Bounds): Bounds {
   return { left: Math.max(a.left, b.left), top: Math.max(a.top, b.top), right: Math.min(a.right, b.right), bottom: Math.min(a.bottom, b.bottom) };
 }
 
+/** One layer's own pixels, trimmed like Photoshop to where the layer has any (RGBA, alpha above 0). */
+function layerPixels(doc: FakeDocument, layerID: number, within: Bounds): Awaited<ReturnType<typeof imaging.getPixels>> {
+  const layer = doc.findLayer(layerID);
+  if (!layer?.content) throw new Error(`no pixel layer ${layerID}`);
+  let left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+  for (let y = within.top; y < within.bottom; y++) {
+    for (let x = within.left; x < within.right; x++) {
+      if (layer.content[(y * doc.width + x) * 4 + 3]) {
+        left = Math.min(left, x); right = Math.max(right, x + 1);
+        top = Math.min(top, y); bottom = Math.max(bottom, y + 1);
+      }
+    }
+  }
+  const bounds = left === Infinity ? { left: within.left, top: within.top, right: within.left, bottom: within.top } : { left, top, right, bottom };
+  const r = rectOf(bounds);
+  return { imageData: new FakeImageData(crop(layer.content, doc.width, 4, bounds), r.width, r.height, 4, "RGB", SRGB_PROFILE, true), sourceBounds: bounds, level: 0 };
+}
+
+const SRGB_PROFILE = "sRGB IEC61966-2.1";
+
 export class FakePhotoshop {
   calls: Call[] = [];
   documents: FakeDocument[] = [];
@@ -263,6 +306,7 @@ export class FakePhotoshop {
       self.record("imaging.getPixels", { ...options });
       const doc = self.doc(options.documentID);
       const canvas = { left: 0, top: 0, right: doc.width, bottom: doc.height };
+      if (options.layerID !== undefined) return layerPixels(doc, options.layerID, clip(options.sourceBounds ?? canvas, canvas));
       const bounds = clip(options.sourceBounds ?? canvas, canvas);
       const rgba = crop(doc.composite, doc.width, 4, bounds);
       const r = rectOf(bounds);
@@ -360,7 +404,7 @@ export class FakePhotoshop {
       constants: {
         LayerKind: { NORMAL: "pixel", GROUP: "group" },
         ElementPlacement: { PLACEINSIDE: "placeInside", PLACEATBEGINNING: "placeAtBeginning" },
-        AnchorPosition: { MIDDLECENTER: "middle-center" },
+        AnchorPosition: { MIDDLECENTER: "middle-center", TOPLEFT: "top-left", BOTTOMRIGHT: "bottom-right" },
       } as unknown as PhotoshopModules["constants"],
     };
   }

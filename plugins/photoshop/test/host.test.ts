@@ -45,7 +45,7 @@ const placement = (over: Partial<Placement> = {}): Placement => ({
 describe("reading", () => {
   it("describes the active document and its selection in whole pixels", async () => {
     const { host } = setup({ bitsPerChannel: "bitDepth16" });
-    expect(await host.activeDocument()).toEqual({ id: 7, title: "Untitled-7", width: W, height: H, facts: { mode: "RGBColorMode", bitsPerChannel: "bitDepth16" } });
+    expect(await host.activeDocument()).toEqual({ id: 7, title: "Untitled-7", path: "", width: W, height: H, facts: { mode: "RGBColorMode", bitsPerChannel: "bitDepth16" } });
     expect(await host.selectionBounds(7)).toEqual({ x: 2, y: 1, width: 3, height: 3 });
   });
 
@@ -82,6 +82,33 @@ describe("reading", () => {
     // Half of this rectangle lies left of the canvas: the fake trims it like Photoshop.
     const pixels = await host.readPixels(7, { x: -1, y: 0, width: 2, height: 1 });
     expect([...pixels]).toEqual([0, 0, 0, 0, 0, 100, 200, 255]);
+  });
+
+  it("lists the document's layers, groups before their children", async () => {
+    const ps = new FakePhotoshop();
+    ps.addDocument({ id: 7, width: W, height: H, composite: composite(), layers: [{ name: "Sketch", content: new Uint8Array(W * H * 4) }] });
+    const host = createPhotoshopHost(ps.modules(), { sleep: async () => undefined });
+    await host.place(7, placement());
+    const layers = await host.layers(7);
+    expect(layers.map((l) => [l.name, l.kind, l.depth])).toEqual([
+      ["a red balloon", "group", 0], ["Variant 1 (seed 5)", "pixel", 1], ["Variant 2 (seed 6)", "pixel", 1], ["Sketch", "pixel", 0],
+    ]);
+  });
+
+  it("reads one layer's own pixels over exactly the rectangle, padding what Photoshop trims, with no edit", async () => {
+    const content = new Uint8Array(W * H * 4);
+    content.set([255, 255, 255, 255], (2 * W + 3) * 4); // one white stroke pixel at (3, 2)
+    const { ps, doc, host } = setup({ layers: [{ name: "Sketch", content }] });
+    const sketch = doc.layers[0];
+    const pixels = await host.readLayerPixels(7, sketch.id, { x: 2, y: 1, width: 3, height: 2 });
+    expect(ps.calls).toEqual([
+      { fn: "core.executeAsModal", args: { commandName: "Read control layer" } },
+      { fn: "imaging.getPixels", args: { documentID: 7, layerID: sketch.id, sourceBounds: { left: 2, top: 1, right: 5, bottom: 3 }, colorSpace: "RGB", colorProfile: SRGB, componentSize: 8 } },
+    ]);
+    const alpha = [...pixels].filter((_, i) => i % 4 === 3);
+    expect(alpha).toEqual([0, 0, 0, 0, 255, 0]);
+    expect(doc.history).toEqual(["Open"]);
+    expect(doc.layers).toHaveLength(1);
   });
 
   it("waits while another plugin holds the modal state, then reads", async () => {
@@ -131,6 +158,16 @@ describe("placing", () => {
     });
   });
 
+  it("returns the ids of the placed group and its layers, and sees the selected layer with its group", async () => {
+    const { doc, host } = setup({ path: "/work/a.psd" });
+    const ids = await host.place(7, placement());
+    const group = doc.layers[0];
+    expect(ids).toEqual([group.id, group.children[1].id, group.children[0].id]);
+    expect((await host.activeDocument())?.path).toBe("/work/a.psd");
+    // The variant made last (the top one) is selected, as in Photoshop.
+    expect(await host.selectedLayerIds(7)).toEqual([group.children[0].id, group.id]);
+  });
+
   it("places into the job's document even when another one is active", async () => {
     const { ps, doc, host } = setup();
     const other = ps.addDocument({ id: 8, width: 4, height: 4, composite: new Uint8Array(64) });
@@ -154,12 +191,23 @@ describe("placing", () => {
     ]);
   });
 
-  it("grows the canvas, centred, before placing Expand results", async () => {
+  it("grows the canvas by equal margins in one centred resize, in the placement's undo step", async () => {
     const { ps, doc, host } = setup();
-    await host.place(7, placement({ canvas: { width: 12, height: 10 } }));
-    expect(ps.calls.find((c) => c.fn === "resizeCanvas")!.args).toEqual({ documentID: 7, width: 12, height: 10, anchor: "middle-center" });
+    await host.place(7, placement({ grow: { left: 2, top: 2, right: 2, bottom: 2 } }));
+    expect(ps.calls.filter((c) => c.fn === "resizeCanvas").map((c) => c.args)).toEqual([{ documentID: 7, width: 12, height: 10, anchor: "middle-center" }]);
     expect([doc.width, doc.height]).toEqual([12, 10]);
-    expect(doc.history).toHaveLength(2);
+    expect(doc.history).toEqual(["Open", "Underpaint Fill: a red balloon"]);
+  });
+
+  it("grows the canvas by different margins per side: right and bottom first, then left and top", async () => {
+    const { ps, doc, host } = setup();
+    await host.place(7, placement({ grow: { left: 3, top: 0, right: 1, bottom: 4 } }));
+    expect(ps.calls.filter((c) => c.fn === "resizeCanvas").map((c) => c.args)).toEqual([
+      { documentID: 7, width: 9, height: 10, anchor: "top-left" },
+      { documentID: 7, width: 12, height: 10, anchor: "bottom-right" },
+    ]);
+    expect(ps.names().indexOf("resizeCanvas")).toBeLessThan(ps.names().indexOf("createLayerGroup"));
+    expect(doc.history).toEqual(["Open", "Underpaint Fill: a red balloon"]);
   });
 
   it("rolls the whole placement back when a step fails", async () => {

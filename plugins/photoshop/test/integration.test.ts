@@ -27,7 +27,7 @@ function fakeDocument(selection: Uint8Array | null = softEllipse(W, H, [90, 60, 
 
 let counter = 0;
 const makeJobId = () => `ps-it-${Date.now()}-${++counter}`;
-const fill: JobRequest = { mode: "fill", prompt: "a red balloon", negativePrompt: "", variants: 3, seed: 42, strength: 1, expandBy: 0 };
+const fill: JobRequest = { mode: "fill", prompt: "a red balloon", negativePrompt: "", variants: 3, seed: 42, strength: 1, expand: { left: 0, top: 0, right: 0, bottom: 0 } };
 
 /** The job's results as the agent logged them, fetched again on a separate connection. */
 async function agentResults(jobId: string): Promise<VariantResult[]> {
@@ -89,6 +89,23 @@ describe("plugin core against a live agent", () => {
       expect(at(bounds.x, bounds.y)).toBe(0);
       expect([...result.mask].some((v) => v > 0 && v < 255)).toBe(true);
     });
+  });
+
+  it("expands by different margins per side: the canvas grows and the layers land in one undo step", async () => {
+    const { doc, host } = fakeDocument(null);
+    const client = await connect();
+    const expand = { left: 16, top: 0, right: 48, bottom: 8 };
+    const outcome = await new JobController(host, () => client, { makeJobId }).run({ ...fill, mode: "expand", variants: 1, expand });
+    client.close();
+    expect(outcome).toMatchObject({ state: "done", layers: 1 });
+    if (outcome.state !== "done") return;
+    expect(outcome.recipe.params.expand).toEqual(expand);
+    expect([doc.width, doc.height]).toEqual([W + 64, H + 8]);
+    expect(doc.history).toEqual(["Open", "Underpaint Expand: a red balloon"]);
+    const [layer] = doc.layers[0].children;
+    const bounds = layer.pixels!.targetBounds!;
+    expect(bounds.left + bounds.width).toBeLessThanOrEqual(W + 64);
+    expect(bounds.top + bounds.height).toBeLessThanOrEqual(H + 8);
   });
 
   it("refuses Fill with no selection before talking to the agent, and Remove on CMYK", async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { buildPanel, pluginDir } from "../scripts/build.mjs";
+import type { Recipe } from "../src/protocol.js";
 
 const images = join(pluginDir, "../../docs/images");
 let folder: string;
@@ -33,16 +34,34 @@ afterAll(async () => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-async function open(ws: string): Promise<{ page: Page; errors: string[] }> {
+async function open(ws: string, scene = ""): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   // file:// pages send `Origin: null`, which the agent accepts together with the token, like UXP's.
-  await page.goto(`${panelUrl}?ws=${encodeURIComponent(ws)}`);
+  await page.goto(`${panelUrl}?ws=${encodeURIComponent(ws)}&scene=${scene}`);
   return { page, errors };
 }
 
+async function pair(page: Page): Promise<void> {
+  await page.fill("#token input", inject("agentToken"));
+  await page.click("#connect");
+  await expect.poll(() => page.textContent("#status")).toMatch(/^Connected to Underpaint/);
+}
+
+interface TestDocument {
+  history: string[];
+  layers: LayerView[];
+  calls: string[];
+  getPixels: Record<string, unknown>[];
+  recipe: Recipe | null;
+}
+
+const testDocument = (page: Page): Promise<TestDocument> =>
+  page.evaluate(() => (window as unknown as { underpaintTest: { document(): TestDocument } }).underpaintTest.document());
+
 interface LayerView {
+  id: number;
   name: string;
   kind: string;
   visible: boolean;
@@ -61,7 +80,7 @@ describe("Photoshop panel in Chromium", () => {
     await page.click("#connect");
     await expect.poll(() => page.textContent("#status")).toMatch(/^Connected to Underpaint .* \(classic engine\)\.$/);
     expect(await page.textContent("#mode-hint")).toMatch(/classic engine ignores prompts/);
-    expect(await page.$$eval("#engine sp-menu-item", (items) => items.map((i) => i.getAttribute("value")))).toEqual(["classic"]);
+    expect(await page.$$eval("#engine sp-menu-item", (items) => items.map((i) => i.getAttribute("value")))).toEqual(["classic", "diffusers"]);
 
     await page.fill("#prompt textarea", "a red balloon over the harbour");
     await page.fill("#seed input", "1234");
@@ -82,11 +101,7 @@ describe("Photoshop panel in Chromium", () => {
     expect(await page.textContent("#history li span")).toBe("a red balloon over the harbour · seed 1234 · 3 layers");
     await page.screenshot({ path: join(images, "photoshop-panel-done.png") });
 
-    const doc = (await page.evaluate(() => (window as unknown as { underpaintTest: { document(): unknown } }).underpaintTest.document())) as {
-      history: string[];
-      layers: LayerView[];
-      calls: string[];
-    };
+    const doc = await testDocument(page);
     expect(doc.history).toEqual(["Open", "Underpaint Fill: a red balloon over the harbour"]);
     expect(doc.layers).toHaveLength(1);
     const group = doc.layers[0];
@@ -113,6 +128,99 @@ describe("Photoshop panel in Chromium", () => {
     expect(await page.isChecked("#seed-lock input")).toBe(true);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it("marks a sketch layer and the source as controls, picks a style and a LoRA, and sends them to the tiny diffusers model", async () => {
+    const { page, errors } = await open(inject("agentWs"), "controls");
+    await pair(page);
+    // Picking the style moves the engine and model pickers to the ones it runs on.
+    await page.selectOption("#style select", "ink-wash");
+    expect(await page.inputValue("#engine select")).toBe("diffusers");
+    expect(await page.inputValue("#model select")).toBe("sd15");
+    expect(await page.textContent("#style-hint")).toMatch(/^Loose ink on wet paper \(runs on sd15\)\./);
+    expect(await page.$$eval("#control-kind sp-menu-item", (items) => items.map((i) => i.getAttribute("value")))).toEqual(["canny"]);
+
+    await page.fill("#lora-weight input", "0.5");
+    await page.click("#add-lora");
+    expect(await page.textContent("#loras li span")).toBe("ink · 0.5");
+
+    await page.dispatchEvent("body", "pointerenter");
+    await expect.poll(() => page.$$eval("#control-layer sp-menu-item", (items) => items.map((i) => i.textContent))).toEqual(["From the source", "Kite sketch"]);
+    await page.selectOption("#control-layer select", { label: "Kite sketch" });
+    await page.fill("#control-strength input", "0.8");
+    await page.fill("#control-end input", "70");
+    await page.click("#add-control");
+    await page.selectOption("#control-layer select", "source");
+    await page.fill("#control-strength input", "0.5");
+    await page.fill("#control-end input", "100");
+    await page.click("#add-control");
+    expect(await page.$$eval("#controls li span", (spans) => spans.map((s) => s.textContent))).toEqual([
+      "canny · Kite sketch · 0.8 · steps 0-70%", "canny · from the source · 0.5",
+    ]);
+
+    // Expand takes a margin per side (the screenshot for the guide); this job is a Fill.
+    await page.selectOption("#mode select", "expand");
+    for (const [side, value] of [["left", "0"], ["top", "32"], ["right", "128"], ["bottom", "0"]]) await page.fill(`#expand-${side} input`, value);
+    await page.locator("#brief").screenshot({ path: join(images, "photoshop-panel-expand.png") });
+    await page.selectOption("#mode select", "fill");
+
+    await page.fill("#prompt textarea", "a red kite");
+    await page.fill("#variants input", "2");
+    await page.fill("#seed input", "7");
+    await page.check("#seed-lock input");
+    await page.screenshot({ path: join(images, "photoshop-panel-controls.png"), fullPage: true });
+
+    await page.click("#generate");
+    await expect.poll(() => page.textContent("#message"), { timeout: 50_000 }).toMatch(/^Placed 2 layers in one undo step\./);
+    const doc = await testDocument(page);
+    const recipe = doc.recipe!;
+    expect(recipe.style).toBe("ink-wash");
+    expect(recipe.engine).toBe("diffusers");
+    expect(recipe.params.prompt).toBe("a red kite, ink wash");
+    expect(recipe.params.steps).toBe(2);
+    expect(recipe.params.loras).toEqual([{ name: "ink", weight: 0.5, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(recipe.params.controls).toMatchObject([
+      { kind: "canny", image: "sent", strength: 0.8, start: 0, end: 0.7, image_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { kind: "canny", image: "source", strength: 0.5, end: 1 },
+    ]);
+    // The sketch layer was read alone over exactly the job's region; the document only gained the placed group.
+    const sketchId = doc.layers.find((l) => l.name === "Kite sketch")!.id;
+    const { x, y, width, height } = recipe.region;
+    expect(doc.getPixels.filter((c) => c.layerID === sketchId)).toEqual([
+      { documentID: 12, layerID: sketchId, sourceBounds: { left: x, top: y, right: x + width, bottom: y + height }, colorSpace: "RGB", colorProfile: "sRGB IEC61966-2.1", componentSize: 8 },
+    ]);
+    expect(doc.history).toEqual(["Open", "Underpaint Fill: a red kite"]);
+    expect(doc.layers.map((l) => [l.name, l.kind])).toEqual([["a red kite", "group"], ["Kite sketch", "pixel"]]);
+    expect(doc.layers[0].children.map((l) => l.visible)).toEqual([true, false]);
+
+    // The placed layer is selected: the panel shows its recipe and offers Regenerate and Vary.
+    await page.dispatchEvent("body", "pointerenter");
+    await expect.poll(() => page.locator("#history li").count()).toBe(1);
+    await page.waitForSelector("#layer-recipe:not([hidden])");
+    expect(await page.textContent("#layer-recipe-text")).toBe("fill · diffusers sd15 · seed 7 · style ink-wash · LoRA ink 0.5 · 2 controls (canny, canny)");
+    await page.screenshot({ path: join(images, "photoshop-panel-controls-done.png"), fullPage: true });
+
+    // Vary: the same recipe (its resolved steps and LoRA) with a new seed, as a second group in its own undo step.
+    await page.click('#layer-recipe-actions sp-action-button[data-reuse="vary"]');
+    await expect.poll(async () => (await testDocument(page)).history.length, { timeout: 50_000 }).toBe(3);
+    const varied = (await testDocument(page)).recipe!;
+    expect(varied.seeds[0]).not.toBe(7);
+    expect(varied.params).toMatchObject({ prompt: "a red kite, ink wash", steps: 2, loras: [{ name: "ink", weight: 0.5 }] });
+    expect(varied.style ?? null).toBeNull();
+    expect(await page.inputValue("#style select")).toBe("");
+    expect(errors).toEqual([]);
+    await page.close();
+
+    // After a restart (a new panel, and Photoshop gives the document a new id) the jobs are still there by path.
+    const again = await open(inject("agentWs"), "controls&doc=40");
+    await again.page.dispatchEvent("body", "pointerenter");
+    await expect.poll(() => again.page.locator("#history li").count()).toBe(2);
+    await again.page.click('#history sp-action-button[data-reuse="fill"] >> nth=1');
+    expect(await again.page.inputValue("#prompt textarea")).toBe("a red kite, ink wash");
+    expect(await again.page.inputValue("#seed input")).toBe("7");
+    expect(await again.page.textContent("#loras li span")).toBe("ink · 0.5");
+    expect(again.errors).toEqual([]);
+    await again.page.close();
   });
 
   it("says how to start the agent when it cannot be reached", async () => {

@@ -3,8 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { formFromRecipe, requestFromForm, type FormValues } from "../src/form.js";
 import { boundsFromRect, intersect, isIntegerRect, rectFromBounds } from "../src/geometry.js";
-import { JobHistory } from "../src/history.js";
-import { paramsFor, placementFor, type JobRequest } from "../src/job.js";
+import { outputArea, paramsFor, placementFor, type JobRequest } from "../src/job.js";
 import { placementDepth, targetFor, transferFor } from "../src/modes.js";
 import { groupName, historyName, newJobId } from "../src/naming.js";
 import { fullMask, padInto, selectsAnything, toRgba, widenTo16 } from "../src/pixels.js";
@@ -90,27 +89,53 @@ describe("naming", () => {
   });
 });
 
-const request: JobRequest = { mode: "expand", prompt: "sky", negativePrompt: "", variants: 2, seed: 9, strength: 0.5, expandBy: 64 };
+const request: JobRequest = { mode: "expand", prompt: "sky", negativePrompt: "", variants: 2, seed: 9, strength: 0.5, expand: { left: 64, top: 0, right: 32, bottom: 8 } };
 
 describe("job requests", () => {
   it("sends only the parameters the mode uses", () => {
-    expect(paramsFor({ ...request, mode: "fill", model: "sd15" })).toEqual({ prompt: "sky", negative_prompt: "", variants: 2, seed: 9, model: "sd15" });
+    expect(paramsFor({ ...request, mode: "fill", model: "sd15" })).toEqual({ prompt: "sky", variants: 2, seed: 9, model: "sd15" });
     expect(paramsFor({ ...request, mode: "refine" }).strength).toBe(0.5);
-    expect(paramsFor(request).expand).toEqual({ left: 64, top: 64, right: 64, bottom: 64 });
+    expect(paramsFor(request).expand).toEqual({ left: 64, top: 0, right: 32, bottom: 8 });
+  });
+  it("leaves an empty negative prompt out, so a style's applies", () => {
+    expect(paramsFor({ ...request, mode: "fill", style: "ink-wash" })).toEqual({ prompt: "sky", variants: 2, seed: 9, style: "ink-wash" });
+    expect(paramsFor({ ...request, mode: "fill", negativePrompt: "blur" }).negative_prompt).toBe("blur");
+  });
+  it("sends marked controls and LoRA chips in the protocol's fields", () => {
+    const params = paramsFor({
+      ...request, mode: "fill",
+      controls: [{ layerId: 5, label: "Sketch", kind: "scribble", strength: 0.8, start: 0, end: 0.7 }, { layerId: null, label: "from the source", kind: "canny", strength: 1, start: 0.1, end: 1 }],
+      loras: [{ name: "ink", weight: 0.5 }],
+    });
+    expect(params.controls).toEqual([
+      { kind: "scribble", image: "sent", strength: 0.8, start: 0, end: 0.7 },
+      { kind: "canny", image: "source", strength: 1, start: 0.1, end: 1 },
+    ]);
+    expect(params.loras).toEqual([{ name: "ink", weight: 0.5 }]);
+  });
+  it("runs a recipe again from its params, the request's own fields and marked controls winning", () => {
+    const base = { steps: 2, guidance: 5, prompt: "old", seed: 1, style: "ink-wash", controls: [{ kind: "canny" as const, image: "sent" as const }] };
+    expect(paramsFor({ ...request, mode: "fill", base })).toEqual({ steps: 2, guidance: 5, prompt: "sky", variants: 2, seed: 9 });
+  });
+  it("makes control images cover the output area: the region, grown by Expand's margins", () => {
+    const region = { x: 0, y: 0, width: 100, height: 50 };
+    expect(outputArea(request, region)).toEqual({ x: -64, y: 0, width: 196, height: 58 });
+    expect(outputArea({ ...request, mode: "fill" }, region)).toBe(region);
   });
   it("orders layers by variant and grows the canvas for Expand", () => {
     const result = (variant: number): VariantResult => ({
       message: { type: "result", job_id: "j", seq: variant + 2, variant, seed: 9 + variant, layer: { name: `v${variant}`, bounds: { x: 0, y: 0, width: 1, height: 1 }, visible: variant === 0 }, pixels: { stream: "p", format: "rgba8", width: 1, height: 1, bytes: 4 }, mask: { stream: "m", format: "gray8", width: 1, height: 1, bytes: 1 } },
       pixels: new Uint8Array(4), mask: new Uint8Array(1),
     });
-    const placement = placementFor(request, 8, [result(1), result(0)], { width: 100, height: 50 });
+    const placement = placementFor(request, 8, [result(1), result(0)]);
     expect(placement.layers.map((l) => [l.name, l.visible])).toEqual([["v0", true], ["v1", false]]);
-    expect(placement.canvas).toEqual({ width: 228, height: 178 });
+    expect(placement.grow).toEqual({ left: 64, top: 0, right: 32, bottom: 8 });
+    expect(placementFor({ ...request, mode: "fill" }, 8, [result(0)]).grow).toBeUndefined();
     expect(placement.groupName).toBe("sky");
   });
 });
 
-const form: FormValues = { mode: "fill", prompt: "p", negativePrompt: "", engine: "classic", model: "", variants: "3", seed: "42", seedLocked: false, strength: "60", expandBy: "256" };
+const form: FormValues = { mode: "fill", prompt: "p", negativePrompt: "", engine: "classic", model: "", variants: "3", seed: "42", seedLocked: false, strength: "60", expandLeft: "0", expandTop: "0", expandRight: "128", expandBottom: "0" };
 
 describe("form", () => {
   it("parses the fields into a request", () => {
@@ -120,25 +145,16 @@ describe("form", () => {
     expect(requestFromForm({ ...form, variants: "0" }, { max_variants: 16 })).toEqual({ error: expect.stringMatching(/Variants/) });
     expect(requestFromForm({ ...form, variants: "9" }, { max_variants: 8 })).toEqual({ error: expect.stringMatching(/1 to 8/) });
     expect(requestFromForm({ ...form, seed: "-1" }, { max_variants: 16 })).toEqual({ error: expect.stringMatching(/seed/) });
-    expect(requestFromForm({ ...form, mode: "expand", expandBy: "" }, { max_variants: 16 })).toEqual({ error: expect.stringMatching(/Expand by/) });
+    expect(requestFromForm({ ...form, mode: "expand", expandTop: "" }, { max_variants: 16 })).toEqual({ error: expect.stringMatching(/Expand margin/) });
+    expect(requestFromForm({ ...form, mode: "expand", expandRight: "0" }, { max_variants: 16 })).toEqual({ error: expect.stringMatching(/at least one side/) });
+  });
+  it("reads Expand's margins per side, and none for other modes", () => {
+    expect(requestFromForm({ ...form, mode: "expand" }, { max_variants: 16 })).toMatchObject({ expand: { left: 0, top: 0, right: 128, bottom: 0 } });
+    expect(requestFromForm(form, { max_variants: 16 })).toMatchObject({ expand: { left: 0, top: 0, right: 0, bottom: 0 } });
   });
   it("turns a recipe back into fields with the seed locked", () => {
     const recipe: Recipe = { engine: "classic", mode: "refine", params: { prompt: "a", negative_prompt: "b", variants: 2, seed: 5, strength: 0.3 }, seeds: [5, 6], document: { width: 1, height: 1 }, region: { x: 0, y: 0, width: 1, height: 1 } };
     expect(formFromRecipe(recipe)).toEqual({ mode: "refine", prompt: "a", negativePrompt: "b", variants: "2", seed: "5", seedLocked: true, engine: "classic", model: "", strength: "30" });
-  });
-});
-
-describe("history", () => {
-  it("keeps each document's jobs, newest first", () => {
-    const history = new JobHistory(2);
-    const recipe = {} as Recipe;
-    history.add(1, { jobId: "a", label: "a", layers: 1, recipe });
-    history.add(1, { jobId: "b", label: "b", layers: 1, recipe });
-    history.add(1, { jobId: "c", label: "c", layers: 1, recipe });
-    history.add(2, { jobId: "d", label: "d", layers: 1, recipe });
-    expect(history.list(1).map((e) => e.jobId)).toEqual(["c", "b"]);
-    expect(history.list(null)).toEqual([]);
-    expect(history.find("d")?.label).toBe("d");
   });
 });
 
@@ -159,7 +175,7 @@ describe("panel state machine", () => {
     s = reduce(s, { type: "progress", fraction: 0.25 });
     s = reduce(s, { type: "result", received: 1 });
     expect(view(s)).toMatchObject({ canCancel: true, progress: 50, progressLabel: "Generating… 1 of 3 variants ready." });
-    s = reduce(s, { type: "finished", outcome: { state: "done", jobId: "j1", documentId: 1, recipe: {} as Recipe, layers: 3, warnings: [] } });
+    s = reduce(s, { type: "finished", outcome: { state: "done", jobId: "j1", document: { id: 1, path: "" }, recipe: {} as Recipe, layers: 3, layerIds: [], warnings: [] } });
     expect(s.message).toEqual({ kind: "success", text: "Placed 3 layers in one undo step." });
     expect(view(s).canGenerate).toBe(true);
   });

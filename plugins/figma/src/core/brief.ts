@@ -1,7 +1,7 @@
 // What the panel asks for, turned into protocol parameters. Shared by the main
 // thread (which builds jobs) and the UI (which offers the choices).
 import type { MaskKind } from "./recipe.js";
-import type { Mode, Params } from "./protocol.js";
+import type { LoraRef, Mode, Params } from "./protocol.js";
 
 /** Modes the panel offers, in menu order, with what they need from the frame. */
 export const MODES: readonly { mode: Mode; label: string; mask: MaskKind; needsImage: boolean }[] = [
@@ -17,15 +17,6 @@ export function modeInfo(mode: Mode): (typeof MODES)[number] {
   return info;
 }
 
-/** Styles are words added to the prompt: every prompt-reading model understands them. */
-export const STYLES: readonly { id: string; label: string; words: string }[] = [
-  { id: "none", label: "No style", words: "" },
-  { id: "photo", label: "Photograph", words: "photograph, natural light" },
-  { id: "illustration", label: "Illustration", words: "flat illustration, clean shapes" },
-  { id: "render", label: "3D render", words: "3d render, soft shadows" },
-  { id: "sketch", label: "Pencil sketch", words: "pencil sketch, paper texture" },
-];
-
 export interface Brief {
   mode: Mode;
   prompt: string;
@@ -35,7 +26,11 @@ export interface Brief {
   seed: number | null;
   engine: string | null;
   model: string | null;
+  /** A style the agent keeps (`capabilities.styles`), "" for none: the agent fills the fields the job leaves unset. */
   style: string;
+  loras: LoraRef[];
+  /** Hold the frame's layout with the model's canny ControlNet, edges derived by the agent from the frame. */
+  edges: boolean;
 }
 
 export const MAX_SEED = 0xffffffff;
@@ -44,11 +39,9 @@ export function randomSeed(random: () => number = Math.random): number {
   return Math.floor(random() * (MAX_SEED + 1)) >>> 0;
 }
 
-/** Prompt from the box, else from a selected text layer; the style's words appended. */
+/** Prompt from the box, else from a selected text layer. */
 export function promptFor(brief: Brief, textLayerBrief: string): string {
-  const base = brief.prompt.trim() || textLayerBrief.trim();
-  const words = STYLES.find((s) => s.id === brief.style)?.words ?? "";
-  return [base, words].filter(Boolean).join(", ").slice(0, 4000);
+  return (brief.prompt.trim() || textLayerBrief.trim()).slice(0, 4000);
 }
 
 export function paramsFor(brief: Brief, textLayerBrief: string, seed: number, variants: number): Params {
@@ -60,6 +53,10 @@ export function paramsFor(brief: Brief, textLayerBrief: string, seed: number, va
   };
   if (brief.engine) params.engine = brief.engine;
   if (brief.model) params.model = brief.model;
+  if (brief.style) params.style = brief.style;
+  if (brief.loras.length) params.loras = brief.loras.map((l) => ({ ...l }));
+  // Edges come from the frame's own pixels, so only modes that send them can hold to them.
+  if (brief.edges && modeInfo(brief.mode).needsImage) params.controls = [{ kind: "canny", image: "source" }];
   return params;
 }
 

@@ -3,11 +3,18 @@
 // megabytes at once. Both sides check what they receive: a message of another
 // shape is dropped, never half-handled.
 import type { Brief } from "./brief.js";
+import type { Margins } from "./expand.js";
 import type { MaskKind } from "./recipe.js";
 import type { Mode, Params, Recipe } from "./protocol.js";
 import type { Size, SizeRules } from "./size.js";
 
-export type Command = "fill" | "variants" | "regenerate" | "vary";
+export type Command = "fill" | "variants" | "regenerate" | "vary" | "set" | "reseed-set" | "expand";
+
+/** The set an order belongs to: the UI holds its orders until all `count` are in, then submits them as one `submit_set`. */
+export interface SetPart {
+  id: string;
+  count: number;
+}
 
 /** One agent job the main thread asks the UI to run; targets are node ids fixed now, one per variant. */
 export interface JobOrder {
@@ -19,6 +26,9 @@ export interface JobOrder {
   mask: MaskKind;
   targets: string[];
   label: string;
+  set?: SetPart;
+  /** Expand: how much the node grows on each side, in its own units, when the result lands (params.expand has the pixels). */
+  grow?: Margins;
 }
 
 export interface SelectionInfo {
@@ -37,7 +47,10 @@ export type UiToMain =
   | { type: "ready" }
   | { type: "save-token"; token: string }
   | { type: "connected"; engines: string[] }
-  | { type: "run"; command: "fill" | "variants"; brief: Brief; rules: SizeRules }
+  | { type: "run"; command: "fill" | "variants" | "set"; brief: Brief; rules: SizeRules }
+  | { type: "reseed-set" }
+  /** Expand the selected frames by `margins` (frame units), or to `aspect` (width / height) when it is set. */
+  | { type: "expand"; brief: Brief; rules: SizeRules; margins: Margins; aspect: number | null }
   | { type: "image"; jobId: string; target: string; variant: number; seed: number; png: Uint8Array }
   | { type: "finished"; jobId: string; state: "done" | "error" | "cancelled"; recipe: Recipe | null; message: string }
   | { type: "notify"; text: string; error: boolean };
@@ -49,12 +62,17 @@ const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" 
 const bytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 
 const isSize = (v: unknown): boolean => obj(v) && int(v.width) && int(v.height) && v.width > 0 && v.height > 0;
+const isSetPart = (v: unknown): boolean => v === undefined || (obj(v) && str(v.id) && int(v.count) && v.count > 0);
+const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isMargins = (v: unknown): boolean => obj(v) && ["left", "top", "right", "bottom"].every((side) => num(v[side]) && v[side] >= 0);
 const isOrder = (v: unknown): boolean =>
   obj(v) && str(v.jobId) && str(v.command) && str(v.mode) && obj(v.params) && isSize(v.size) && str(v.mask) && str(v.label) &&
-  Array.isArray(v.targets) && v.targets.length > 0 && v.targets.every(str);
+  Array.isArray(v.targets) && v.targets.length > 0 && v.targets.every(str) && isSetPart(v.set) &&
+  (v.grow === undefined || isMargins(v.grow));
 const isSelection = (v: unknown): boolean => obj(v) && int(v.frames) && str(v.textBrief);
 const isBrief = (v: unknown): boolean =>
-  obj(v) && str(v.mode) && str(v.prompt) && str(v.negativePrompt) && int(v.variants) && (v.seed === null || int(v.seed)) && str(v.style);
+  obj(v) && str(v.mode) && str(v.prompt) && str(v.negativePrompt) && int(v.variants) && (v.seed === null || int(v.seed)) && str(v.style) &&
+  Array.isArray(v.loras) && v.loras.every((l) => obj(l) && str(l.name) && typeof l.weight === "number") && typeof v.edges === "boolean";
 const isRules = (v: unknown): boolean => obj(v) && int(v.multiple) && int(v.nativeMin) && int(v.maxPixels);
 
 const MAIN_TO_UI: Record<MainToUi["type"], Check> = {
@@ -68,7 +86,9 @@ const UI_TO_MAIN: Record<UiToMain["type"], Check> = {
   ready: () => true,
   "save-token": (m) => str(m.token),
   connected: (m) => Array.isArray(m.engines),
-  run: (m) => (m.command === "fill" || m.command === "variants") && isBrief(m.brief) && isRules(m.rules),
+  run: (m) => ["fill", "variants", "set"].includes(m.command as string) && isBrief(m.brief) && isRules(m.rules),
+  "reseed-set": () => true,
+  expand: (m) => isBrief(m.brief) && isRules(m.rules) && isMargins(m.margins) && (m.aspect === null || (num(m.aspect) && m.aspect > 0)),
   image: (m) => str(m.jobId) && str(m.target) && int(m.variant) && int(m.seed) && bytes(m.png),
   finished: (m) => str(m.jobId) && ["done", "error", "cancelled"].includes(m.state as string) && (m.recipe === null || obj(m.recipe)) && str(m.message),
   notify: (m) => str(m.text) && typeof m.error === "boolean",

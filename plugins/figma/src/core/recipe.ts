@@ -18,6 +18,8 @@ export interface NodeRecipe {
   variant: number;
   seed: number;
   mask: MaskKind;
+  /** The set the node was filled in: Regenerate set finds its other frames by it. */
+  setId?: string;
   /** Null only when the recipe alone would break the plugin-data limit. */
   recipe: Recipe | null;
 }
@@ -62,8 +64,9 @@ export function decodeRecipe(text: string): NodeRecipe | null {
     return null;
   }
   if (!isObject(value) || value.v !== 1) return null;
-  const { jobId, variant, seed, mask, recipe } = value;
+  const { jobId, variant, seed, mask, recipe, setId } = value;
   if (typeof jobId !== "string" || !Number.isInteger(variant) || !Number.isInteger(seed)) return null;
+  if (setId !== undefined && typeof setId !== "string") return null;
   if (mask !== "centre" && mask !== "full" && mask !== "none") return null;
   if (recipe !== null && !(isObject(recipe) && typeof recipe.mode === "string" && isObject(recipe.params) && isObject(recipe.region))) return null;
   return value as unknown as NodeRecipe;

@@ -2,12 +2,13 @@
 // id, so whatever the user selects or wherever they go while the agent works,
 // each result lands in the node it was made for.
 import { modeInfo, newJobId, paramsFor, randomSeed, type Brief } from "../core/brief.js";
+import { isEmpty, marginsToAspect, scaleMargins, type Margins } from "../core/expand.js";
 import { placeVariants } from "../core/layout.js";
-import type { JobOrder, MainToUi } from "../core/messages.js";
+import type { JobOrder, MainToUi, SetPart } from "../core/messages.js";
 import { decodeRecipe } from "../core/recipe.js";
 import { snapSize, type SizeRules } from "../core/size.js";
 import { PENDING_KEY, RECIPE_KEY, SOURCE_KEY } from "./keys.js";
-import { obstaclesBeside, selectedTargets, textBrief, type Target } from "./targets.js";
+import { isTarget, obstaclesBeside, selectedTargets, textBrief, type Target } from "./targets.js";
 
 export type Send = (message: MainToUi) => void;
 
@@ -38,6 +39,65 @@ export async function fillOrders(brief: Brief, rules: SizeRules, send: Send): Pr
       size, mask: info.mask, targets: [node.id], label: node.name,
     };
     send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null });
+  }
+  return targets.length;
+}
+
+/** Consistent set: every selected frame, whatever its size, gets the same recipe and seed, as one `submit_set`. */
+export async function setOrders(brief: Brief, rules: SizeRules, send: Send): Promise<number> {
+  const targets = selectedTargets();
+  if (targets.length === 0) nothingSelected();
+  const info = modeInfo(brief.mode);
+  const params = paramsFor(brief, textBrief(), brief.seed ?? randomSeed(), 1);
+  const set: SetPart = { id: newJobId().replace("figma-", "figma-set-"), count: targets.length };
+  for (const node of targets) {
+    const size = snapSize(node.width, node.height, rules);
+    const order: JobOrder = {
+      jobId: newJobId(), command: "set", mode: brief.mode, params, size, mask: info.mask, targets: [node.id], label: `${node.name} · set of ${targets.length}`, set,
+    };
+    send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null });
+  }
+  return targets.length;
+}
+
+/** Every frame on the page filled in set `setId`, in the order they were filled. */
+function framesOfSet(setId: string): Target[] {
+  return figma.currentPage.findAll((node) => isTarget(node) && decodeRecipe(node.getPluginData(RECIPE_KEY))?.setId === setId).filter(isTarget);
+}
+
+/** Regenerate set: the whole set of the selected frame again, its recipe kept, one new seed for all, as one new set. */
+export async function reseedSetOrders(send: Send): Promise<number> {
+  const setId = selectedTargets().map((node) => decodeRecipe(node.getPluginData(RECIPE_KEY))?.setId).find(Boolean);
+  if (!setId) throw new UserError("Select a frame of a set that Underpaint filled.");
+  const frames = framesOfSet(setId).filter((node) => decodeRecipe(node.getPluginData(RECIPE_KEY))?.recipe);
+  const seed = randomSeed();
+  const set: SetPart = { id: newJobId().replace("figma-", "figma-set-"), count: frames.length };
+  for (const node of frames) {
+    const stored = decodeRecipe(node.getPluginData(RECIPE_KEY))!;
+    const recipe = stored.recipe!;
+    const size = { width: recipe.region.width, height: recipe.region.height };
+    const order: JobOrder = {
+      jobId: newJobId(), command: "reseed-set", mode: recipe.mode, params: { ...recipe.params, seed, variants: 1 },
+      size, mask: stored.mask, targets: [node.id], label: `${node.name} · set of ${frames.length}, new seed`, set,
+    };
+    send({ type: "job", order, source: recipe.mode !== "generate" ? await sourceBeforeResult(node, size) : null });
+  }
+  return frames.length;
+}
+
+/** Expand: each selected frame grows (by margins, or to an aspect) and the agent fills the new area from its pixels. */
+export async function expandOrders(brief: Brief, rules: SizeRules, margins: Margins, aspect: number | null, send: Send): Promise<number> {
+  const targets = selectedTargets();
+  if (targets.length === 0) nothingSelected();
+  const seed = brief.seed ?? randomSeed();
+  for (const node of targets) {
+    const grow = aspect ? marginsToAspect({ width: node.width, height: node.height }, aspect) : margins;
+    if (isEmpty(grow)) throw new UserError(aspect ? `${node.name} already has that aspect.` : "Give Expand a margin above 0 on at least one side.");
+    const size = snapSize(node.width, node.height, rules);
+    // The job runs at the snapped size; its margins scale with it.
+    const params = { ...paramsFor({ ...brief, edges: false }, textBrief(), seed, 1), expand: scaleMargins(grow, size.width / node.width) };
+    const order: JobOrder = { jobId: newJobId(), command: "expand", mode: "expand", params, size, mask: "none", targets: [node.id], label: `Expand ${node.name}`, grow };
+    send({ type: "job", order, source: await exportAt(node, size) });
   }
   return targets.length;
 }
@@ -98,6 +158,8 @@ export async function relaunchOrders(command: "regenerate" | "vary", send: Send)
     const stored = decodeRecipe(node.getPluginData(RECIPE_KEY));
     if (!stored?.recipe) continue;
     const { recipe } = stored;
+    // The node has grown since: its pixels before the result are no longer the frame's shape.
+    if (recipe.mode === "expand") throw new UserError(`${node.name} was expanded: undo the expansion and Expand again to vary it.`);
     const seed = command === "regenerate" ? stored.seed : randomSeed();
     const size = { width: recipe.region.width, height: recipe.region.height };
     const order: JobOrder = {

@@ -1,7 +1,7 @@
 // The main thread: figma API only, no network. It turns commands into job
 // orders for the UI and the UI's images into fills, each its own undo step.
 import { parseUiMessage, type JobOrder, type MainToUi, type UiToMain } from "../core/messages.js";
-import { fillOrders, relaunchOrders, UserError, variantOrder } from "./orders.js";
+import { expandOrders, fillOrders, relaunchOrders, reseedSetOrders, setOrders, UserError, variantOrder } from "./orders.js";
 import { attachRecipe, placeImage, removePlaceholders } from "./results.js";
 import { selectionInfo } from "./targets.js";
 
@@ -64,7 +64,14 @@ export class Plugin {
         return;
       case "run":
         if (message.command === "fill") await fillOrders(message.brief, message.rules, send);
+        else if (message.command === "set") await setOrders(message.brief, message.rules, send);
         else await variantOrder(message.brief, message.rules, send);
+        return;
+      case "reseed-set":
+        await reseedSetOrders(send);
+        return;
+      case "expand":
+        await expandOrders(message.brief, message.rules, message.margins, message.aspect, send);
         return;
       case "image": {
         const job = this.jobs.get(message.jobId);

@@ -1,8 +1,9 @@
 // Results into nodes. Each target is looked up by the id fixed at submit time;
 // a target deleted meanwhile gives a notice and the other results still land.
+import type { Margins } from "../core/expand.js";
 import type { JobOrder, UiToMain } from "../core/messages.js";
 import type { Recipe } from "../core/protocol.js";
-import { encodeRecipe, summarize, type NodeRecipe } from "../core/recipe.js";
+import { decodeRecipe, encodeRecipe, summarize, type NodeRecipe } from "../core/recipe.js";
 import { PENDING_KEY, RECIPE_KEY, RELAUNCH_COMMANDS, SOURCE_KEY } from "./keys.js";
 import { isTarget, type Target } from "./targets.js";
 
@@ -28,6 +29,26 @@ function writeRecipe(node: Target, record: NodeRecipe): void {
   node.setRelaunchData(Object.fromEntries(RELAUNCH_COMMANDS.map((command) => [command, summary])));
 }
 
+/** The record for `node`; Regenerate and Vary of one frame of a set leave it in its set. */
+function recordOf(node: Target, order: JobOrder, variant: number, seed: number): Omit<NodeRecipe, "recipe"> {
+  const kept = order.command === "regenerate" || order.command === "vary" ? decodeRecipe(node.getPluginData(RECIPE_KEY))?.setId : undefined;
+  const setId = order.set?.id ?? kept;
+  return { v: 1, jobId: order.jobId, variant, seed, mask: order.mask, ...(setId && { setId }) };
+}
+
+/** The node larger by `m` on each side, its contents kept where they were on the canvas. */
+function grow(node: Target, m: Margins): void {
+  node.resizeWithoutConstraints(node.width + m.left + m.right, node.height + m.top + m.bottom);
+  node.x -= m.left;
+  node.y -= m.top;
+  if ("children" in node) {
+    for (const child of node.children) {
+      child.x += m.left;
+      child.y += m.top;
+    }
+  }
+}
+
 /** Puts one variant into its node as an image fill; false (with a notice) when the node is gone. */
 export async function placeImage(message: ImageMessage, order: JobOrder): Promise<boolean> {
   const node = await findTarget(message.target);
@@ -36,13 +57,15 @@ export async function placeImage(message: ImageMessage, order: JobOrder): Promis
     return false;
   }
   const image = figma.createImage(message.png);
-  // Fill and Make variants start from what the node shows now; Regenerate and Vary keep the first source.
-  const relaunch = order.command === "regenerate" || order.command === "vary";
+  // Fill, Fill as a set and Make variants start from what the node shows now; Regenerate and Vary keep the first source.
+  const relaunch = order.command === "regenerate" || order.command === "vary" || order.command === "reseed-set";
   if (!relaunch || !node.getPluginData(SOURCE_KEY)) node.setPluginData(SOURCE_KEY, JSON.stringify(node.fills));
+  if (order.grow) grow(node, order.grow);
   node.fills = [{ type: "IMAGE", imageHash: image.hash, scaleMode: "FILL" }];
   if (order.command === "variants") node.name = node.name.replace(/ · variant \d+$/, "") + ` · seed ${message.seed}`;
   node.setPluginData(PENDING_KEY, "");
-  writeRecipe(node, { v: 1, jobId: message.jobId, variant: message.variant, seed: message.seed, mask: order.mask, recipe: provisionalRecipe(order, message.seed) });
+  writeRecipe(node, { ...recordOf(node, order, message.variant, message.seed), recipe: provisionalRecipe(order, message.seed) });
+  // Growing (for Expand) and the new fill are one undo step.
   figma.commitUndo();
   return true;
 }
@@ -51,7 +74,7 @@ export async function placeImage(message: ImageMessage, order: JobOrder): Promis
 export async function attachRecipe(order: JobOrder, placed: ReadonlyMap<string, { variant: number; seed: number }>, recipe: Recipe): Promise<void> {
   for (const [id, { variant, seed }] of placed) {
     const node = await findTarget(id);
-    if (node) writeRecipe(node, { v: 1, jobId: order.jobId, variant, seed, mask: order.mask, recipe });
+    if (node) writeRecipe(node, { ...recordOf(node, order, variant, seed), recipe });
   }
 }
 

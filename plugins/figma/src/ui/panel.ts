@@ -1,8 +1,9 @@
 // The panel's DOM: connection status, token, the brief, and one row per job.
 // No protocol here; ui.ts wires it to the agent and the main thread.
-import { MODES, STYLES, randomSeed, type Brief } from "../core/brief.js";
+import { MODES, randomSeed, type Brief } from "../core/brief.js";
+import { ASPECTS, type Margins } from "../core/expand.js";
 import type { JobOrder, SelectionInfo } from "../core/messages.js";
-import type { EngineInfo, Mode, Welcome } from "../core/protocol.js";
+import type { EngineInfo, LoraRef, Mode, ModelInfo, Welcome } from "../core/protocol.js";
 import type { SizeRules } from "../core/size.js";
 import type { JobView } from "./runner.js";
 
@@ -30,12 +31,18 @@ export class Panel {
   private readonly model = $<HTMLSelectElement>("model");
   private readonly seed = $<HTMLInputElement>("seed");
   private readonly seedLock = $<HTMLInputElement>("seed-lock");
+  private readonly style = $<HTMLSelectElement>("style");
+  private readonly loras = $("loras");
+  private readonly edges = $<HTMLInputElement>("edges");
   onPair: (token: string) => void = () => undefined;
-  onRun: (command: "fill" | "variants") => void = () => undefined;
+  onRun: (command: "fill" | "variants" | "set") => void = () => undefined;
+  onReseedSet: () => void = () => undefined;
+  onExpand: () => void = () => undefined;
 
   constructor() {
     for (const m of MODES) this.mode.append(option(m.mode, m.label));
-    for (const s of STYLES) $<HTMLSelectElement>("style").append(option(s.id, s.label));
+    for (const a of ASPECTS) $<HTMLSelectElement>("expand-aspect").append(option(String(a.ratio), a.label));
+    $("expand-button").addEventListener("click", () => this.onExpand());
     // No <form>: Figma's sandboxed iframe may not allow form submission.
     $("pair-button").addEventListener("click", () => this.onPair(this.token.value.trim()));
     this.token.addEventListener("keydown", (event) => {
@@ -47,7 +54,11 @@ export class Panel {
     });
     $("fill").addEventListener("click", () => this.onRun("fill"));
     $("variants-button").addEventListener("click", () => this.onRun("variants"));
+    $("set-button").addEventListener("click", () => this.onRun("set"));
+    $("reseed-set").addEventListener("click", () => this.onReseedSet());
     this.engine.addEventListener("change", () => this.showEngine());
+    this.model.addEventListener("change", () => this.showModel());
+    this.style.addEventListener("change", () => this.applyStyle());
     this.mode.addEventListener("change", () => this.showModeNote());
     this.setEnabled(false);
   }
@@ -81,6 +92,8 @@ export class Panel {
     const { engines, default_engine: chosen } = welcome.capabilities;
     this.engine.replaceChildren(...engines.map((e) => option(e.name, e.name)));
     this.engine.value = chosen;
+    const styles = welcome.capabilities.styles ?? [];
+    this.style.replaceChildren(option("", "No style"), ...styles.map((s) => option(s.name, s.description ? `${s.name} · ${s.description}` : s.name)));
     this.status("connected", `Connected to Underpaint ${welcome.agent.version}`, `${engines.length} engine${engines.length === 1 ? "" : "s"}: ${engines.map((e) => e.name).join(", ")}`);
     this.setEnabled(true);
     this.showEngine();
@@ -97,6 +110,7 @@ export class Panel {
     const models = engine.models ?? [];
     this.model.replaceChildren(...(models.length ? models.map((m) => option(m, m)) : [option("", "default")]));
     this.model.disabled = models.length === 0;
+    this.showModel();
     for (const element of this.mode.options) {
       const supported = engine.modes.includes(element.value as Mode);
       element.disabled = !supported;
@@ -105,6 +119,44 @@ export class Panel {
     if (this.mode.selectedOptions[0]?.disabled) this.mode.value = [...this.mode.options].find((o) => !o.disabled)?.value ?? this.mode.value;
     $<HTMLTextAreaElement>("prompt").disabled = false;
     this.showModeNote();
+  }
+
+  /** A style that names a model picks that model (and the engine offering it); the agent fills the style's other fields. */
+  private applyStyle(): void {
+    const model = this.welcome?.capabilities.styles?.find((s) => s.name === this.style.value)?.model;
+    const engine = model && this.welcome?.capabilities.engines.find((e) => e.models?.includes(model));
+    if (!model || !engine) return;
+    this.engine.value = engine.name;
+    this.showEngine();
+    this.model.value = model;
+    this.showModel();
+  }
+
+  private modelDetails(): ModelInfo | null {
+    return this.selectedEngine()?.model_details?.find((m) => m.name === this.model.value) ?? null;
+  }
+
+  /** LoRA chips and the edges control for the chosen model: only the add-ons registered for its architecture. */
+  private showModel(): void {
+    const details = this.modelDetails();
+    this.loras.replaceChildren(...(details?.loras ?? []).map((name) => {
+      const chip = document.createElement("label");
+      chip.className = "chip";
+      chip.innerHTML = `<input type="checkbox"><span></span><input type="number" min="-2" max="2" step="0.1" value="1" aria-label="weight">`;
+      chip.dataset.lora = name;
+      chip.querySelector("span")!.textContent = name;
+      return chip;
+    }));
+    $("loras-field").hidden = this.loras.childElementCount === 0;
+    const canny = Boolean(details?.controlnets?.some((c) => c.kind === "canny") && details.preprocessors?.includes("canny"));
+    $("edges-field").hidden = !canny;
+    if (!canny) this.edges.checked = false;
+  }
+
+  private chosenLoras(): LoraRef[] {
+    return [...this.loras.querySelectorAll<HTMLElement>(".chip")]
+      .filter((chip) => chip.querySelector<HTMLInputElement>("input[type=checkbox]")!.checked)
+      .map((chip) => ({ name: chip.dataset.lora!, weight: Math.min(2, Math.max(-2, Number(chip.querySelector<HTMLInputElement>("input[type=number]")!.value) || 0)) }));
   }
 
   private showModeNote(): void {
@@ -124,7 +176,7 @@ export class Panel {
   }
 
   private setEnabled(enabled: boolean): void {
-    for (const id of ["fill", "variants-button"]) $<HTMLButtonElement>(id).disabled = !enabled;
+    for (const id of ["fill", "variants-button", "set-button", "reseed-set", "expand-button"]) $<HTMLButtonElement>(id).disabled = !enabled;
   }
 
   /** The brief as chosen; an unlocked seed is drawn now and shown, so the user sees what ran. */
@@ -137,8 +189,16 @@ export class Panel {
     const variants = Math.min(16, Math.max(1, Math.round(Number($<HTMLInputElement>("variants").value) || 1)));
     return {
       mode: this.mode.value as Mode, prompt: $<HTMLTextAreaElement>("prompt").value, negativePrompt: $<HTMLInputElement>("negative").value,
-      variants, seed, engine: this.engine.value || null, model: this.model.value || null, style: $<HTMLSelectElement>("style").value,
+      variants, seed, engine: this.engine.value || null, model: this.model.value || null, style: this.style.value,
+      loras: this.chosenLoras(), edges: this.edges.checked,
     };
+  }
+
+  /** Expand's margins in frame units (blank or bad entries count as 0), or the aspect chosen instead. */
+  expandChoice(): { margins: Margins; aspect: number | null } {
+    const side = (name: string): number => Math.max(0, Math.round(Number($<HTMLInputElement>(`expand-${name}`).value) || 0));
+    const aspect = Number($<HTMLSelectElement>("expand-aspect").value);
+    return { margins: { left: side("left"), top: side("top"), right: side("right"), bottom: side("bottom") }, aspect: aspect > 0 ? aspect : null };
   }
 
   rules(): SizeRules {

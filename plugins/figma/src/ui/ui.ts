@@ -7,7 +7,7 @@ import type { JobOrder } from "../core/messages.js";
 import { onMain, post } from "./bridge.js";
 import { connect, environment } from "./connection.js";
 import { Panel } from "./panel.js";
-import { runOrder } from "./runner.js";
+import { runOrder, runSet, type JobView } from "./runner.js";
 
 const panel = new Panel();
 let client: AgentClient | null = null;
@@ -58,6 +58,9 @@ async function reconnect(lost: AgentClient): Promise<void> {
   else await showFailure(outcome.error);
 }
 
+/** A set's orders arrive one per message (one image each); they go up together once all are in. */
+const waitingSets = new Map<string, { order: JobOrder; source: Uint8Array | null; view: JobView }[]>();
+
 function startJob(order: JobOrder, source: Uint8Array | null): void {
   const current = client;
   const view = panel.addJob(order, () => current?.cancel(order.jobId));
@@ -67,7 +70,11 @@ function startJob(order: JobOrder, source: Uint8Array | null): void {
     post({ type: "finished", jobId: order.jobId, state: "error", recipe: null, message: text });
     return;
   }
-  void runOrder(current, order, source, view, post);
+  if (!order.set) return void runOrder(current, order, source, view, post);
+  const parts = [...(waitingSets.get(order.set.id) ?? []), { order, source, view }];
+  if (parts.length < order.set.count) return void waitingSets.set(order.set.id, parts);
+  waitingSets.delete(order.set.id);
+  void runSet(current, parts, post);
 }
 
 panel.onPair = (token) => {
@@ -81,6 +88,20 @@ panel.onRun = (command) => {
   if (problem) return panel.message(problem, true);
   panel.message("");
   post({ type: "run", command, brief: panel.brief(), rules: panel.rules() });
+};
+
+panel.onExpand = () => {
+  if (!client?.connected) return panel.message("Not connected to the agent; pair first.", true);
+  const engine = panel.selectedEngine();
+  if (engine && !engine.modes.includes("expand")) return panel.message(`The ${engine.name} engine cannot expand; it offers ${engine.modes.join(", ")}.`, true);
+  panel.message("");
+  post({ type: "expand", brief: panel.brief(), rules: panel.rules(), ...panel.expandChoice() });
+};
+
+panel.onReseedSet = () => {
+  if (!client?.connected) return panel.message("Not connected to the agent; pair first.", true);
+  panel.message("");
+  post({ type: "reseed-set" });
 };
 
 onMain((message) => {

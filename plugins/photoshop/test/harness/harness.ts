@@ -10,10 +10,34 @@ import { installSpectrumShim } from "./spectrum-shim.js";
 
 installSpectrumShim();
 const params = new URLSearchParams(location.search);
-const width = 320;
-const height = 240;
 const ps = new FakePhotoshop();
-ps.addDocument({ id: 11, title: "harbour.psd", width, height, composite: texturedRgba(width, height), selection: softEllipse(width, height, [120, 80, 96, 72]) });
+if (params.get("scene") === "controls") {
+  // Small, for the tiny diffusers model: a 96x96 document with a hand-drawn sketch layer to mark as a control.
+  const side = 96;
+  ps.addDocument({
+    // A new id after a "restart" (the page reloaded), as Photoshop gives; the path stays.
+    id: Number(params.get("doc") ?? 12), title: "kite.psd", path: "/Users/ana/kite.psd", width: side, height: side, composite: texturedRgba(side, side),
+    selection: softEllipse(side, side, [48, 48, 30, 26]), layers: [{ name: "Kite sketch", content: sketch(side) }],
+  });
+} else {
+  const width = 320;
+  const height = 240;
+  ps.addDocument({ id: 11, title: "harbour.psd", path: "/Users/ana/harbour.psd", width, height, composite: texturedRgba(width, height), selection: softEllipse(width, height, [120, 80, 96, 72]) });
+}
+
+/** White strokes on a transparent layer: a diamond kite and its tail, as a person would sketch it. */
+function sketch(side: number): Uint8Array {
+  const data = new Uint8Array(side * side * 4);
+  const c = side / 2;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const diamond = Math.abs(Math.abs(x - c) + Math.abs(y - c) * 0.8 - 22) < 1.5;
+      const tail = Math.abs(x - c - (y - c) * 0.3) < 1 && y > c + 27;
+      if (diamond || tail) data.set([255, 255, 255, 255], (y * side + x) * 4);
+    }
+  }
+  return data;
+}
 let stored = "";
 const handle = startPanel({
   root: document,
@@ -21,6 +45,7 @@ const handle = startPanel({
   tokens: { load: async () => stored, save: async (t) => void (stored = t) },
   socketFactory: (url) => new WebSocket(url) as unknown as SocketLike,
   url: params.get("ws") ?? "ws://127.0.0.1:7433/v1/ws",
+  historyStorage: localStorage,
 });
 
 /** What the test reads back: the fake's calls, history and layer tree. */
@@ -29,11 +54,15 @@ const handle = startPanel({
   document: () => {
     const doc = ps.documents[0];
     const layer = (l: (typeof doc.layers)[number]): unknown => ({
-      name: l.name, kind: l.kind, visible: l.visible,
+      id: l.id, name: l.name, kind: l.kind, visible: l.visible,
       bounds: l.pixels?.targetBounds ?? null, maskBounds: l.mask?.put?.targetBounds ?? null,
       pixelBytes: l.pixels?.imageData.data.length ?? 0, maskBytes: l.mask?.put?.imageData.data.length ?? 0,
       children: l.children.map(layer),
     });
-    return { history: doc.history, layers: doc.layers.map(layer), calls: ps.names() };
+    return {
+      history: doc.history, layers: doc.layers.map(layer), calls: ps.names(),
+      getPixels: ps.calls.filter((c) => c.fn === "imaging.getPixels").map((c) => c.args),
+      recipe: handle.history.list(doc)[0]?.recipe ?? null,
+    };
   },
 };
