@@ -61,6 +61,7 @@ test: $(STAMP) $(NODE_STAMP) system-deps lint typecheck
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/diffusion.py
+	$(PY) bench/speed.py
 	$(PY) bench/hotfolder.py
 	$(PY) bench/quality.py
 	$(PY) bench/dashboard.py

@@ -113,7 +113,7 @@ def token(ctx: click.Context, /) -> None:
 def config(ctx: click.Context, /, as_json: bool) -> None:
     """Print the effective settings and where each came from."""
     loaded = load(ctx)
-    rows = describe(loaded)
+    rows = [*describe(loaded), _arithmetic(loaded.settings)]
     if as_json:
         click.echo(json.dumps({name: {"value": value, "source": source} for name, value, source in rows}, indent=2))
         return
@@ -121,6 +121,16 @@ def config(ctx: click.Context, /, as_json: bool) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+def _arithmetic(settings: Settings) -> tuple[str, str, str]:
+    """The device and dtype the diffusers engine would run on here: what `device` and `dtype` resolve to."""
+    from underpaint.engines.diffusers.device import placement
+
+    try:
+        return "placement", placement(settings.device, settings.dtype).label, "device + dtype on this machine"
+    except ValueError as exc:
+        return "placement", f"none: {exc}", "device + dtype on this machine"
 
 
 @main.command()

@@ -62,7 +62,8 @@ class Settings(BaseModel):
     model: str | None = Field(default=None, description="Default diffusers model: a registered name or a path.")
     models_file: Path | None = Field(default=None, description="Model registry (default: data_dir/models.json).")
     device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
-    dtype: str = Field(default="auto", description="auto (fp16 on GPUs, fp32 on CPU), fp16, bf16 or fp32.")
+    dtype: str = Field(default="auto", description="auto (fp16 on GPUs; bf16 on CPUs with native bf16, AMX or "
+                       "AVX512-BF16; else fp32), fp16, bf16 or fp32.")
     cpu_offload: bool = False
     compile: bool = False
     offline: bool = False

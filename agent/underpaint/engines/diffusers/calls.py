@@ -6,12 +6,20 @@ masked image, and for a regular UNet blends the known latents back in after
 every step. Inpainting UNets do generate and refine through inpaint too.
 A job with controls runs the ControlNet pipeline of the same kind
 (engines/diffusers/controlnets.py), with the controls' arguments added.
+
+Work that is the same for every variant is done once per job: the prompt's
+embeddings (`prompt_arguments`, passed as diffusers' prompt_embeds) and the VAE
+encoding of the source and masked source (`encodings_reused`). The encoding is
+kept as the encoder's distribution, not as latents: diffusers draws each
+variant's latents from it with that variant's generator, so the pixels stay
+those of a call that encodes afresh.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,6 +29,7 @@ from PIL import Image
 from underpaint.core import Mode
 from underpaint.engines.base import WorkItem
 from underpaint.engines.diffusers import controlnets
+from underpaint.engines.diffusers.architecture import Family
 from underpaint.engines.diffusers.controlnets import ActiveControls
 from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind, configure_vae
 from underpaint.engines.diffusers.references import reference_arguments
@@ -56,9 +65,58 @@ def inputs(model: LoadedModel, work: WorkItem) -> tuple[PipelineKind, dict[str, 
                   "strength": work.params.strength}
 
 
+def prompt_arguments(model: LoadedModel, work: WorkItem) -> dict[str, Any]:
+    """The prompt's embeddings as diffusers call arguments, encoded once for all of `work`'s variants.
+
+    Encoded by the pipeline's own encode_prompt with the arguments its call would give it, after the job's
+    LoRAs apply (they change the text encoder), so every variant sees what it would have encoded itself.
+    """
+    params = work.params
+    pipe = model.base
+    # As the pipelines decide it: guidance above 1 on a UNet without guidance embedding (LCM's).
+    guided = params.guidance > 1 and pipe.unet.config.time_cond_proj_dim is None
+    with torch.inference_mode():
+        embeds = pipe.encode_prompt(prompt=params.prompt, device=model.placement.device, num_images_per_prompt=1,
+                                    do_classifier_free_guidance=guided,
+                                    negative_prompt=params.negative_prompt or None)
+    if model.arch.family is Family.SDXL:
+        positive, negative, pooled, negative_pooled = embeds
+        return {"prompt_embeds": positive, "negative_prompt_embeds": negative,
+                "pooled_prompt_embeds": pooled, "negative_pooled_prompt_embeds": negative_pooled}
+    positive, negative = embeds
+    return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
+
+
+@contextmanager
+def encodings_reused(vae: Any) -> Iterator[None]:
+    """While open, `vae.encode` runs its encoder once per distinct image and returns the kept result after.
+
+    diffusers has no argument for img2img's or strength < 1 inpaint's image latents that keeps the per-variant
+    sampling, so the VAE's own encode is wrapped for one job (an instance attribute over the class's method,
+    removed on exit) and holds that job's images only.
+    """
+    original = vae.encode
+    kept: list[tuple[torch.Tensor, Any]] = []
+
+    def encode(image: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        for seen, result in kept:
+            if seen.shape == image.shape and seen.dtype == image.dtype and torch.equal(seen, image):
+                return result
+        result = original(image, *args, **kwargs)
+        kept.append((image.clone(), result))
+        return result
+
+    vae.encode = encode
+    try:
+        yield
+    finally:
+        vae.__dict__.pop("encode", None)
+
+
 def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook,
-            controls: ActiveControls | None = None) -> np.ndarray:
-    """One image for `seed`: RGB8 (height, width, 3)."""
+            controls: ActiveControls | None = None, prompt: dict[str, Any] | None = None) -> np.ndarray:
+    """One image for `seed`: RGB8 (height, width, 3), from `prompt`'s embeddings when given (else the
+    pipeline encodes the prompt itself)."""
     kind, mode_args = inputs(model, work)
     pipe, mode_args = _with_controls(model, kind, mode_args, controls)
     pipe.scheduler = make_scheduler(work.params.scheduler, model.base.scheduler.config)
@@ -79,9 +137,10 @@ def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook,
     # diffusers runs int(steps x strength) steps; at least one.
     steps = max(steps, math.ceil(1 / strength))
     with torch.inference_mode():
+        text = prompt if prompt is not None else {"prompt": params.prompt,
+                                                  "negative_prompt": params.negative_prompt or None}
         output = pipe(
-            prompt=params.prompt, negative_prompt=params.negative_prompt or None,
-            num_inference_steps=steps, guidance_scale=params.guidance, generator=generator,
+            **text, num_inference_steps=steps, guidance_scale=params.guidance, generator=generator,
             output_type="np", callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"],
             **mode_args, **reference_arguments(model, work),
         )

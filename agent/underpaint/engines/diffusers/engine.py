@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from underpaint.core.spec import LoraRef
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
 from underpaint.engines.diffusers import adapters, controlnets, preprocessors, references
 from underpaint.engines.diffusers.cache import ModelCache
-from underpaint.engines.diffusers.calls import run_one
+from underpaint.engines.diffusers.calls import encodings_reused, prompt_arguments, run_one
 from underpaint.engines.diffusers.checkpoint import ModelFileError
 from underpaint.engines.diffusers.loader import LoadedModel, LoadOptions
 from underpaint.engines.diffusers.previews import latents_to_rgb, wants_preview
@@ -220,7 +221,13 @@ class DiffusersEngine:
 
     def _variants(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken,
                   controls: controlnets.ActiveControls | None = None) -> Iterator[np.ndarray]:
+        with encodings_reused(model.base.vae):
+            yield from self._each_variant(model, work, progress, cancel, controls)
+
+    def _each_variant(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken,
+                      controls: controlnets.ActiveControls | None) -> Iterator[np.ndarray]:
         family = model.arch.family
+        prompt: dict[str, Any] | None = None
         for index, seed in enumerate(work.seeds):
             cancel.raise_if_cancelled()
 
@@ -230,7 +237,9 @@ class DiffusersEngine:
                 cancel.raise_if_cancelled()
 
             try:
-                image = run_one(model, work, seed, on_step, controls)
+                # After the job's LoRAs apply, before its first variant: one encoding for all of them.
+                prompt = prompt if prompt is not None else prompt_arguments(model, work)
+                image = run_one(model, work, seed, on_step, controls, prompt)
             except (JobCancelled, EngineError):
                 raise
             except torch.OutOfMemoryError:
