@@ -17,12 +17,11 @@ import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from underpaint.core.spec import MAX_LORAS
-from underpaint.engines.diffusers.checkpoint import ModelFileError, content_sha256, fingerprint, read_safetensors_header
+from underpaint.engines.diffusers.checkpoint import ModelFileError, read_safetensors_header
 from underpaint.engines.diffusers.loader import LoadedModel
-from underpaint.engines.diffusers.registry import ModelEntry
+from underpaint.engines.diffusers.registry import ModelEntry, checked_location
 
 log = logging.getLogger(__name__)
 KEEP = MAX_LORAS
@@ -67,7 +66,7 @@ def _loaded(model: LoadedModel, entry: ModelEntry) -> str:
     if name in model.adapters:
         model.adapters.move_to_end(name)
         return name
-    path = _checked_file(entry)
+    path = checked_location(entry, "LoRA", read_safetensors_header)
     while len(model.adapters) >= KEEP:
         oldest, lora = model.adapters.popitem(last=False)
         log.info("unloading LoRA %s from %s to make room", lora, model.entry.name)
@@ -85,22 +84,6 @@ def _loaded(model: LoadedModel, entry: ModelEntry) -> str:
     model.adapters[name] = entry.name
     log.info("loaded LoRA %s into %s", entry.name, model.entry.name)
     return name
-
-
-def _checked_file(entry: ModelEntry) -> Path:
-    """The LoRA's file, complete and still the content it was registered with."""
-    path = entry.location
-    if not path.is_file():
-        raise ModelFileError(f"LoRA '{entry.name}': {path} does not exist. Put it back, or "
-                             f"`underpaint models remove {entry.name}` and add it again.")
-    try:
-        read_safetensors_header(path)
-    except ModelFileError as exc:
-        raise ModelFileError(f"LoRA '{entry.name}': {exc}") from None
-    if fingerprint(path) != entry.fingerprint and content_sha256(path) != entry.sha256:
-        raise ModelFileError(f"LoRA '{entry.name}': {path} is not the file it was registered as (its content "
-                             f"changed); `underpaint models add {entry.name} {path}` again to use it as it is now.")
-    return path
 
 
 @contextmanager

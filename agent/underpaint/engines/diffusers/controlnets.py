@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,10 +40,10 @@ from underpaint.core import ErrorCode, RequestError
 from underpaint.core.conditioning import MAX_CONTROLS, ControlKind, ControlRef
 from underpaint.engines.base import EngineError, WorkItem
 from underpaint.engines.diffusers.architecture import Family
-from underpaint.engines.diffusers.checkpoint import ModelFileError, content_sha256, fingerprint, read_safetensors_header
+from underpaint.engines.diffusers.checkpoint import ModelFileError, read_safetensors_header
 from underpaint.engines.diffusers.controlnet_files import folder_weights
 from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind
-from underpaint.engines.diffusers.registry import ModelEntry
+from underpaint.engines.diffusers.registry import ModelEntry, checked_location
 from underpaint.imaging.control_maps import inpaint_condition
 
 log = logging.getLogger(__name__)
@@ -190,7 +189,9 @@ def _loaded(model: LoadedModel, entry: ModelEntry, offline: bool) -> Any:
 
 
 def _load(entry: ModelEntry, model: LoadedModel, offline: bool) -> Any:
-    location = _checked(entry)
+    location = checked_location(
+        entry, "ControlNet", lambda where: read_safetensors_header(folder_weights(where) if where.is_dir() else where),
+        f" --kind {entry.control_kind}")
     dtype = model.placement.dtype
     try:
         if location.is_dir():
@@ -219,20 +220,3 @@ def _from_single_file(entry: ModelEntry, dtype: torch.dtype, offline: bool) -> A
                                  "this machine. Connect once to fetch it, or register the ControlNet with --config "
                                  "pointing at a diffusers ControlNet folder of the same architecture.") from None
     return ControlNetModel.from_single_file(str(entry.location), local_files_only=False, **kwargs)
-
-
-def _checked(entry: ModelEntry) -> Path:
-    """The ControlNet's weights, complete and still the content they were registered with."""
-    location = entry.location
-    if not location.exists():
-        raise ModelFileError(f"ControlNet '{entry.name}': {location} does not exist. Put it back, or "
-                             f"`underpaint models remove {entry.name}` and add it again.")
-    try:
-        read_safetensors_header(folder_weights(location) if location.is_dir() else location)
-    except ModelFileError as exc:
-        raise ModelFileError(f"ControlNet '{entry.name}': {exc}") from None
-    if fingerprint(location) != entry.fingerprint and content_sha256(location) != entry.sha256:
-        raise ModelFileError(f"ControlNet '{entry.name}': {location} is not what it was registered as (its content "
-                             f"changed); `underpaint models add {entry.name} {location} --kind {entry.control_kind}` "
-                             "again to use it as it is now.")
-    return location

@@ -29,7 +29,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,10 +40,10 @@ from underpaint.core import ErrorCode, RequestError
 from underpaint.core.conditioning import WEIGHTLESS_PREPROCESSORS, ControlKind, ControlRef
 from underpaint.engines.base import EngineError, WorkItem
 from underpaint.engines.diffusers.ade20k_palette import ADE20K_PALETTE
-from underpaint.engines.diffusers.checkpoint import ModelFileError, content_sha256, fingerprint
+from underpaint.engines.diffusers.checkpoint import ModelFileError
 from underpaint.engines.diffusers.device import Placement
 from underpaint.engines.diffusers.preprocessor_files import READY_MAP_KINDS, ready_map_sentence, weights
-from underpaint.engines.diffusers.registry import ModelEntry
+from underpaint.engines.diffusers.registry import ModelEntry, checked_location
 
 log = logging.getLogger(__name__)
 KEEP = 2
@@ -182,7 +181,7 @@ class Preprocessors:
         return warm
 
     def _load(self, entry: ModelEntry) -> _Warm:
-        folder = _checked(entry)
+        folder = checked_location(entry, "Preprocessor", weights)
         kind = entry.control_kind or ControlKind.DEPTH
         auto: Any = AutoModelForSemanticSegmentation if kind is ControlKind.SEGMENTATION else \
             AutoModelForDepthEstimation
@@ -200,19 +199,3 @@ class Preprocessors:
         config = model.config
         distance = config.model_type in DISTANCE_MODELS or getattr(config, "depth_estimation_type", "") == "metric"
         return _Warm(model.to(self.placement.device).eval(), processor, kind, distance)
-
-
-def _checked(entry: ModelEntry) -> Path:
-    """The preprocessor's folder, complete and still the content it was registered with."""
-    folder = entry.location
-    if not folder.is_dir():
-        raise ModelFileError(f"Preprocessor '{entry.name}': {folder} does not exist. Put it back, or "
-                             f"`underpaint models remove {entry.name}` and add it again.")
-    try:
-        weights(folder)
-    except ModelFileError as exc:
-        raise ModelFileError(f"Preprocessor '{entry.name}': {exc}") from None
-    if fingerprint(folder) != entry.fingerprint and content_sha256(folder) != entry.sha256:
-        raise ModelFileError(f"Preprocessor '{entry.name}': {folder} is not what it was registered as (its content "
-                             f"changed); `underpaint models add {entry.name} {folder}` again to use it as it is now.")
-    return folder

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -184,3 +185,22 @@ def make_entry(name: str, path: Path, kind: SourceKind | None = None, source: st
         path=str(path), architecture=arch.name, sha256=content_sha256(path), fingerprint=fingerprint(path),
         config=config, native=native, allow_ckpt=allow_ckpt,
     )
+
+
+def checked_location(entry: ModelEntry, what: str, read: Callable[[Path], object], add_options: str = "") -> Path:
+    """Where `entry`'s weights are: there, readable by `read`, and still the content they were registered
+    with (the cheap fingerprint first, the content hash only when it differs). ModelFileError naming `what`
+    (LoRA, ControlNet, ...) and the fix otherwise."""
+    location = entry.location
+    if not location.exists():
+        raise ModelFileError(f"{what} '{entry.name}': {location} does not exist. Put it back, or "
+                             f"`underpaint models remove {entry.name}` and add it again.")
+    try:
+        read(location)
+    except (ModelFileError, OSError) as exc:
+        raise ModelFileError(f"{what} '{entry.name}': {exc}") from None
+    if fingerprint(location) != entry.fingerprint and content_sha256(location) != entry.sha256:
+        raise ModelFileError(f"{what} '{entry.name}': {location} is not what it was registered as (its content "
+                             f"changed); `underpaint models add {entry.name} {location}{add_options}` again to use "
+                             "it as it is now.")
+    return location
