@@ -1,13 +1,11 @@
-"""The capabilities block of the handshake, from the engines and the settings."""
+"""The capabilities block of the handshake, from the intake's engines and styles and the settings."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from underpaint.config import Settings
 from underpaint.core.conditioning import ControlKind
 from underpaint.engines.base import Engine
-from underpaint.styles import StyleBook
+from underpaint.jobs.intake import Intake
 from underpaint.wire.messages import Capabilities, ControlNetInfo, EngineInfo, Limits, ModelInfo, StyleInfo
 
 
@@ -24,9 +22,9 @@ def model_info(engine: Engine, model: str) -> ModelInfo:
                      preprocessors=sorted(caps.preprocessors), ip_adapters=list(caps.ip_adapters))
 
 
-def capabilities(engines: Mapping[str, Engine], settings: Settings) -> Capabilities:
+def capabilities(intake: Intake, settings: Settings) -> Capabilities:
     infos = []
-    for engine in engines.values():
+    for engine in intake.engines.values():
         caps = engine.capabilities
         infos.append(EngineInfo(
             name=caps.name, modes=sorted(caps.modes), uses_prompt=caps.uses_prompt,
@@ -43,6 +41,7 @@ def capabilities(engines: Mapping[str, Engine], settings: Settings) -> Capabilit
                       queue_size=settings.queue_size, max_set_targets=waiting_limit(settings)),
         control_kinds=list(ControlKind),
         # A broken style file is left out here; naming it in a job says what is wrong with it.
+        # The intake's book, whose parsed styles stay cached until their files change.
         styles=[StyleInfo(name=style.name, description=style.description, model=style.model)
-                for style in StyleBook(settings.styles_dir).styles()[0]],
+                for style in (intake.styles.styles()[0] if intake.styles is not None else [])],
     )

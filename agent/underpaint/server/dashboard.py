@@ -119,6 +119,6 @@ async def library(request: web.Request) -> web.Response:
     check_reader(request, dashboard.settings)
     engines = dashboard.manager.engines
     return web.json_response({
-        "capabilities": capabilities(engines, dashboard.settings).model_dump(mode="json"),
+        "capabilities": capabilities(dashboard.manager.intake, dashboard.settings).model_dump(mode="json"),
         "devices": {name: engine_device(engine) for name, engine in engines.items()},
     })

@@ -186,7 +186,7 @@ class Session:
             )
         self.client_name = hello.client.name
         self.send(Welcome(protocol=PROTOCOL_VERSION, agent=AgentInfo(version=__version__),
-                          capabilities=capabilities(self.manager.engines, self.settings)))
+                          capabilities=capabilities(self.manager.intake, self.settings)))
         return True
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> bool:
