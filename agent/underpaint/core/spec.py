@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from underpaint.core.conditioning import MAX_CONTROLS, MAX_REFERENCES, ControlRef, ReferenceRef, limited
 from underpaint.core.errors import ErrorCode
 from underpaint.core.geometry import Margins, Rect, Size
+from underpaint.core.upscale import UpscaleParams
 
 
 class Mode(StrEnum):
@@ -24,6 +25,7 @@ class Mode(StrEnum):
     EXPAND = "expand"
     GENERATE = "generate"
     REFINE = "refine"
+    UPSCALE = "upscale"
 
 
 MAX_LORAS = 8
@@ -56,12 +58,17 @@ class Params(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Variant i uses seed + i.")
     steps: int = Field(default=20, ge=1, le=200, description="Denoising steps per variant.")
     guidance: float = Field(default=7.0, ge=0, le=30, description="How closely to follow the prompt (CFG scale).")
+    guidance_skip: float = Field(default=0.0, ge=0, le=0.9,
+                                 description="Fraction of the last steps run without classifier-free guidance: "
+                                             "each such step costs one UNet pass instead of two, at a small cost "
+                                             "in prompt adherence of the finest detail. 0 (the default) skips none.")
     strength: float = Field(default=1.0, ge=0, le=1, description="How much may change: 0 keeps, 1 remakes.")
     scheduler: str = Field(default="euler", max_length=64, description="Sampler name (the engine lists its own).")
     grow: int | None = Field(default=None, ge=0, le=512, description="Mask grow in document pixels.")
     feather: int | None = Field(default=None, ge=0, le=512, description="Mask feather in document pixels.")
     color_match: bool = Field(default=True, description="Match the fill's colours to its surroundings.")
     expand: Margins | None = Field(default=None, description="Expand: pixels to add on each side.")
+    upscale: UpscaleParams | None = Field(default=None, description="Upscale: how much larger, and how.")
     loras: tuple[LoraRef, ...] = Field(default=(), description=f"LoRAs to apply, each at its weight, at most "
                                                                  f"{MAX_LORAS} (engines that load models).")
     controls: tuple[ControlRef, ...] = Field(default=(), description=f"ControlNets steering the layout, at most "
@@ -128,7 +135,7 @@ class JobSpec:
 
 
 _EVERY_MODE = frozenset({"engine", "model", "loras", "controls", "references", "style", "variants", "seed", "steps",
-                         "guidance", "scheduler"})
+                         "guidance", "guidance_skip", "scheduler"})
 _PROMPT = frozenset({"prompt", "negative_prompt"})
 _BLEND = frozenset({"grow", "feather", "color_match"})
 MODE_FIELDS: dict[Mode, frozenset[str]] = {
@@ -137,5 +144,6 @@ MODE_FIELDS: dict[Mode, frozenset[str]] = {
     Mode.EXPAND: _EVERY_MODE | _PROMPT | _BLEND | {"expand"},
     Mode.GENERATE: _EVERY_MODE | _PROMPT,
     Mode.REFINE: _EVERY_MODE | _PROMPT | _BLEND | {"strength"},
+    Mode.UPSCALE: _EVERY_MODE | _PROMPT | {"upscale"},
 }
 """The Params fields each mode uses (the command line offers these as options)."""

@@ -4,7 +4,7 @@
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
  * via the `definition` "Mode".
  */
-export type Mode = "fill" | "remove" | "expand" | "generate" | "refine";
+export type Mode = "fill" | "remove" | "expand" | "generate" | "refine" | "upscale";
 /**
  * The kinds of control a ControlNet is trained for (Krita AI Diffusion's control layers).
  *
@@ -65,6 +65,18 @@ export type ErrorCode =
   | "unknown_style"
   | "bad_style"
   | "bad_set"
+  | "unknown_upscaler"
+  | "upscaler_changed"
+  | "unsupported_model_file"
+  | "upscale_too_large"
+  | "unknown_preset"
+  | "bad_preset"
+  | "target_size_unreachable"
+  | "unknown_variant"
+  | "empty_dataset"
+  | "no_usable_images"
+  | "too_few_images"
+  | "bad_training"
   | "queue_full"
   | "client_queue_full"
   | "job_id_conflict"
@@ -264,6 +276,10 @@ export interface Params {
    */
   guidance?: number;
   /**
+   * Fraction of the last steps run without classifier-free guidance: each such step costs one UNet pass instead of two, at a small cost in prompt adherence of the finest detail. 0 (the default) skips none.
+   */
+  guidance_skip?: number;
+  /**
    * LoRAs to apply, each at its weight, at most 8 (engines that load models).
    */
   loras?: LoraRef[];
@@ -303,6 +319,10 @@ export interface Params {
    * A style to start from: the agent fills every field the job leaves unset from it at intake. Recipes hold the resolved fields, with this cleared and the style's name in the recipe's `style`.
    */
   style?: string | null;
+  /**
+   * Upscale: how much larger, and how.
+   */
+  upscale?: UpscaleParams | null;
   /**
    * How many variants, one layer each.
    */
@@ -424,6 +444,36 @@ export interface ReferenceRef {
    * How strongly it steers; 0 is the job without it.
    */
   weight?: number;
+}
+/**
+ * An upscale by `factor` or to `size` (exactly one), enlarged by `upscaler` (a registered
+ * super-resolution model; absent: the built-in Lanczos resampler with a light unsharp mask), then,
+ * when `refine` is above 0, re-detailed in overlapping img2img tiles at that strength.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "UpscaleParams".
+ */
+export interface UpscaleParams {
+  /**
+   * How many times larger each side becomes (2, 4, 1.5, ...).
+   */
+  factor?: number | null;
+  /**
+   * Strength of the tiled img2img re-detail after enlarging; 0 skips it.
+   */
+  refine?: number;
+  /**
+   * The exact size the upscaled region becomes; its aspect ratio must match the region's within a pixel.
+   */
+  size?: Size | null;
+  /**
+   * A registered super-resolution model; absent: Lanczos.
+   */
+  upscaler?: string | null;
+  /**
+   * Content hash the upscaler must have; recipes pin it.
+   */
+  upscaler_sha256?: string | null;
 }
 /**
  * An integer rectangle in document pixels.
