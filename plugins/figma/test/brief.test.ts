@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { modeInfo, newJobId, paramsFor, promptFor, randomSeed, type Brief } from "../src/core/brief.js";
 
-const brief: Brief = { mode: "generate", prompt: "", negativePrompt: " text ", variants: 3, seed: 5, engine: "diffusers", model: "sd15", style: "", loras: [], edges: false };
+const brief: Brief = { mode: "generate", prompt: "", negativePrompt: " text ", variants: 3, seed: 5, engine: "diffusers", model: "sd15", style: "", loras: [], edges: false, references: [] };
 
 describe("the brief", () => {
   it("takes the prompt box first, else a selected text layer", () => {

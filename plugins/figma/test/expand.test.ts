@@ -8,7 +8,7 @@ import { startPlugin } from "../src/main/plugin.js";
 import { createFakeFigma, install, type FakeFigma, type FakeNode } from "./fake-figma.js";
 
 const rules = { multiple: 8, nativeMin: 64, maxPixels: 50_000_000 };
-const brief = { mode: "fill", prompt: "dunes", negativePrompt: "", variants: 3, seed: 9, engine: "diffusers", model: "sd15", style: "", loras: [], edges: true };
+const brief = { mode: "fill", prompt: "dunes", negativePrompt: "", variants: 3, seed: 9, engine: "diffusers", model: "sd15", style: "", loras: [], edges: true, references: [] };
 const margins = { left: 16, top: 0, right: 32, bottom: 8 };
 
 describe("Expand's margins", () => {

@@ -110,7 +110,8 @@ export class FakeNode {
   async exportAsync(settings: { format: string; constraint?: { type: string; value: number } }): Promise<Uint8Array> {
     if (this.removed) throw new Error("The node with id was removed");
     this.exports.push(settings);
-    const scale = settings.constraint?.type === "WIDTH" ? settings.constraint.value / this.width : settings.constraint?.type === "SCALE" ? settings.constraint.value : 1;
+    const { type, value } = settings.constraint ?? { type: "SCALE", value: 1 };
+    const scale = type === "WIDTH" ? value / this.width : type === "HEIGHT" ? value / this.height : value;
     const width = Math.round(this.width * scale);
     const height = Math.round(this.height * scale);
     await Promise.resolve();

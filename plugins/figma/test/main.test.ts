@@ -9,7 +9,7 @@ import { AGENT_URL_KEY, DEFAULT_AGENT_URL, startPlugin, TOKEN_KEY } from "../src
 import { createFakeFigma, install, render, type FakeFigma, type FakeNode } from "./fake-figma.js";
 
 const rules = { multiple: 8, nativeMin: 128, maxPixels: 50_000_000 };
-const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 3, seed: 100, engine: "classic", model: null, style: "", loras: [], edges: false };
+const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 3, seed: 100, engine: "classic", model: null, style: "", loras: [], edges: false, references: [] };
 const png = (w: number, h: number, v = 90): Uint8Array => encodePng(new Uint8Array(w * h * 4).fill(v), { width: w, height: h });
 
 const same = (x: Uint8Array, y: Uint8Array): boolean => Buffer.from(x).equals(Buffer.from(y));

@@ -5,11 +5,11 @@ const order: JobOrder = {
   jobId: "figma-1", command: "fill", mode: "fill", params: { seed: 1 }, size: { width: 64, height: 64 },
   mask: "centre", targets: ["1:2"], label: "Card",
 };
-const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 2, seed: null, engine: null, model: null, style: "", loras: [], edges: false };
+const brief = { mode: "fill", prompt: "", negativePrompt: "", variants: 2, seed: null, engine: null, model: null, style: "", loras: [], edges: false, references: [] };
 
 describe("messages between main thread and UI", () => {
   it("accepts every well-formed message", () => {
-    expect(parseMainMessage({ type: "job", order, source: new Uint8Array(4) })).not.toBeNull();
+    expect(parseMainMessage({ type: "job", order, source: new Uint8Array(4), references: [new Uint8Array(8)] })).not.toBeNull();
     expect(parseMainMessage({ type: "init", token: "t", agentUrl: "ws://x", command: null, selection: { frames: 0, textBrief: "" } })).not.toBeNull();
     expect(parseUiMessage({ type: "run", command: "fill", brief, rules: { multiple: 8, nativeMin: 64, maxPixels: 100 } })).not.toBeNull();
     expect(parseUiMessage({ type: "image", jobId: "j", target: "1:2", variant: 0, seed: 3, png: new Uint8Array(8) })).not.toBeNull();
@@ -23,6 +23,9 @@ describe("messages between main thread and UI", () => {
     expect(parseUiMessage({ type: "run", command: "delete", brief, rules: { multiple: 8, nativeMin: 64, maxPixels: 1 } })).toBeNull();
     expect(parseMainMessage({ type: "job", order: { ...order, targets: [] }, source: null })).toBeNull();
     expect(parseMainMessage({ type: "job", order: { ...order, size: { width: 0, height: 3 } }, source: null })).toBeNull();
+    expect(parseMainMessage({ type: "job", order, source: null, references: ["not bytes"] })).toBeNull();
+    const heavy = { ...brief, references: [{ nodeId: "1:9", name: "Board", weight: 3, focus: "all" }] };
+    expect(parseUiMessage({ type: "run", command: "fill", brief: heavy, rules: { multiple: 8, nativeMin: 64, maxPixels: 100 } })).toBeNull();
   });
 
   it("carries one image per message", () => {

@@ -1,8 +1,9 @@
 // The built panel in headless Chromium against the live agent's diffusers
 // engine (tiny SD 1.5 `sd15`, canny ControlNet `canny`, LoRA `ink`, style
-// `ink-wash`): pick the style and the LoRA, keep the frames' edges, fill three
-// frames of different sizes as one set, then give the whole set a new seed;
-// expand a frame. Screenshots go to docs/images/.
+// `ink-wash`, IP-Adapter `ip-sd15`): pick a brand board as the reference, the
+// style (which fills its fields) and the LoRA, keep the frames' edges, fill
+// three frames of different sizes as one set, then give the whole set a new
+// seed; expand a frame. Screenshots go to docs/images/.
 import { mkdirSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { build } from "../build.mjs";
@@ -36,32 +37,46 @@ function paired(): FakeFigma {
 const records = (frames: FakeNode[]): (NodeRecipe | null)[] => frames.map((f) => decodeRecipe(f.getPluginData("recipe")));
 
 describe("a consistent set in Chromium on the diffusers engine", () => {
-  it("fills three frames with one style, LoRA and canny control as one set, then regenerates the set with a new seed", async () => {
+  it("fills three frames with one reference, style, LoRA and canny control as one set, then regenerates the set with a new seed", async () => {
     const fake = paired();
     const frames = [
       fake.frame("Banner", { x: 0, y: 0, width: 128, height: 64 }, { r: 0.9, g: 0.4, b: 0.2 }),
       fake.frame("Square", { x: 160, y: 0, width: 64, height: 64 }, { r: 0.2, g: 0.7, b: 0.4 }),
       fake.frame("Story", { x: 260, y: 0, width: 64, height: 112 }, { r: 0.3, g: 0.3, b: 0.9 }),
     ];
-    fake.select(...frames, fake.text("a red kite over the dunes"));
+    const board = fake.frame("Brand board", { x: 0, y: 200, width: 96, height: 64 }, { r: 0.95, g: 0.7, b: 0.1 });
+    fake.select(board);
     startPlugin();
     harness = await openPanel(fake, builtUi(), UI_SIZE);
     const { panel } = harness;
     await expect.poll(() => panel.locator("#status").getAttribute("data-state")).toBe("connected");
 
-    // Picking the style picks the model it runs on; the model's LoRAs and ControlNet appear.
+    // Picking the style picks the model it runs on, and fills and marks the fields it sets; the model's LoRAs, ControlNet and IP-Adapter appear.
     await panel.locator("#style").selectOption("ink-wash");
     expect([await panel.locator("#engine").inputValue(), await panel.locator("#model").inputValue()]).toEqual(["diffusers", "sd15"]);
+    expect(await panel.locator("#negative").inputValue()).toBe("photo, blurry");
     const chip = panel.locator('.chip[data-lora="ink"]');
-    await chip.locator("input[type=checkbox]").check();
+    expect([await chip.locator("input[type=checkbox]").isChecked(), await chip.locator("input[type=number]").inputValue()]).toEqual([true, "0.8"]);
+    expect(await panel.locator(".from-style").evaluateAll((marked) => marked.map((m) => m.id))).toEqual(["engine", "model", "loras", "negative"]);
+    expect(await panel.locator("#style-note").textContent()).toBe("Sets prompt “{prompt}, ink wash”, negative prompt “photo, blurry”, model sd15, LoRA ink 0.8, steps 2. Marked fields came from the style.");
     await chip.locator("input[type=number]").fill("0.7");
+
+    // The brand board, selected on the canvas, becomes the reference of the whole set, carrying only its look.
+    await panel.locator("#pick-reference").click();
+    const reference = panel.locator(`#references .chip[data-node="${board.id}"]`);
+    await expect.poll(() => reference.locator("span").textContent()).toBe("Brand board");
+    await reference.locator("input").fill("0.9");
+    await reference.locator("select").selectOption("style");
+    fake.select(...frames, fake.text("a red kite over the dunes"));
+    fake.fireSelectionChange();
     await panel.locator("#edges").check();
     await panel.locator("#seed-lock").check();
     await panel.locator("#seed").fill("2027");
     await harness.page.locator("#plugin").screenshot({ path: shot("figma-panel-style-loras.png") });
+    await panel.locator("#brief").screenshot({ path: shot("figma-panel-references.png") });
 
     await panel.locator("#set-button").click();
-    await until(() => records(frames).every((r) => r?.recipe?.underpaint), "the set's recipes from the agent", 60_000);
+    await until(() => records(frames).every((r) => r?.recipe?.underpaint), "the set's recipes from the agent", 150_000);
     const first = records(frames).map((r) => r!);
     expect(new Set(first.map((r) => r.setId)).size).toBe(1);
     for (const [i, record] of first.entries()) {
@@ -69,6 +84,10 @@ describe("a consistent set in Chromium on the diffusers engine", () => {
       expect(recipe).toMatchObject({ engine: "diffusers", model: { name: "sd15" }, mode: "fill", style: "ink-wash", set_id: record.setId, seeds: [2027] });
       expect(recipe!.params.loras).toEqual([expect.objectContaining({ name: "ink", weight: 0.7 })]);
       expect(recipe!.params.controls).toEqual([expect.objectContaining({ kind: "canny", image: "source", model: "canny" })]);
+      expect(recipe!.params.negative_prompt).toBe("photo, blurry");
+      expect(recipe!.params.references).toEqual([expect.objectContaining({ weight: 0.9, focus: "style", model: "ip-sd15" })]);
+      expect(recipe!.params.references![0].image_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(record.references).toEqual([board.id]);
       const { width, height } = decodePng(fake.images.get(frames[i].fills[0].imageHash!)!);
       expect([width, height]).toEqual([frames[i].width, frames[i].height]);
     }
@@ -77,7 +96,7 @@ describe("a consistent set in Chromium on the diffusers engine", () => {
 
     fake.select(frames[2]);
     await panel.locator("#reseed-set").click();
-    await until(() => records(frames).every((r) => r?.recipe?.underpaint && r.setId !== first[0].setId), "the reseeded set", 60_000);
+    await until(() => records(frames).every((r) => r?.recipe?.underpaint && r.setId !== first[0].setId), "the reseeded set", 150_000);
     const again = records(frames).map((r) => r!);
     expect(new Set(again.map((r) => `${r.setId} ${r.seed}`)).size).toBe(1);
     expect(again[0].seed).not.toBe(2027);
@@ -85,10 +104,14 @@ describe("a consistent set in Chromium on the diffusers engine", () => {
     for (const [i, record] of again.entries()) {
       expect(record.recipe).toMatchObject({ set_id: record.setId, params: { prompt: first[i].recipe!.params.prompt, steps: 2 } });
       expect(record.recipe!.params.loras).toEqual([expect.objectContaining({ name: "ink", weight: 0.7 })]);
+      // The board was exported again and its bytes resent: the same image as the first time.
+      expect(record.recipe!.params.references).toEqual([expect.objectContaining({ weight: 0.9, focus: "style", image_sha256: first[i].recipe!.params.references![0].image_sha256 })]);
     }
+    expect(board.exports).toHaveLength(2);
     expect(first[0].recipe!.params.prompt).toBe("a red kite over the dunes, ink wash");
     expect(fake.notices.filter((n) => n.error)).toEqual([]);
-  });
+    // Two sets of three tiny jobs: well under a minute on a quiet machine, more while others share the cores.
+  }, 330_000);
 
   it("expands a frame on chosen sides and fills the new area from its pixels", async () => {
     const fake = paired();

@@ -12,7 +12,7 @@ import { createFakeFigma, install, render, type FakeFigma, type FakeNode } from 
 const rules = { multiple: 8, nativeMin: 64, maxPixels: 50_000_000 };
 const brief = {
   mode: "fill", prompt: "a kite", negativePrompt: "", variants: 3, seed: 7, engine: "diffusers", model: "sd15",
-  style: "ink-wash", loras: [{ name: "ink", weight: 0.8 }], edges: true,
+  style: "ink-wash", loras: [{ name: "ink", weight: 0.8 }], edges: true, references: [] as { nodeId: string; name: string; weight: number; focus: string }[],
 };
 
 let fake: FakeFigma;

@@ -3,6 +3,7 @@
 // marked layers' pixels and sends `params.controls` / `params.loras` from them.
 
 import type { ControlKind, ControlRef, EngineInfo, LoraRef, ModelInfo, StyleInfo } from "./protocol.js";
+import type { FormValues } from "./form.js";
 
 /** A layer the user marked as a control, like Krita AI Diffusion's control layers. */
 export interface ControlLayer {
@@ -89,4 +90,30 @@ export function styleTarget(style: StyleInfo | undefined, engines: readonly Engi
 export function controlLabel(control: ControlLayer): string {
   const steps = control.start > 0 || control.end < 1 ? ` · steps ${Math.round(control.start * 100)}-${Math.round(control.end * 100)}%` : "";
   return `${control.kind} · ${control.label} · ${control.strength}${steps}`;
+}
+
+/** What picking a style fills in: the panel's fields it sets, its LoRAs as chips, and a line naming all it sets. */
+export interface StyleFill {
+  form: Partial<Pick<FormValues, "negativePrompt" | "strength">>;
+  /** Null when the style leaves the LoRAs to the job. */
+  loras: LoraChip[] | null;
+  summary: string;
+}
+
+export function styleFill(style: StyleInfo | undefined): StyleFill {
+  const sets = style?.sets ?? {};
+  const form: StyleFill["form"] = {};
+  if (sets.negative_prompt !== undefined) form.negativePrompt = sets.negative_prompt;
+  if (sets.strength !== undefined) form.strength = String(Math.round(sets.strength * 100));
+  const loras = sets.loras ? sets.loras.map((l) => ({ name: l.name, weight: l.weight ?? 1 })) : null;
+  const parts: string[] = [];
+  if (sets.prompt) parts.push(`prompt “${sets.prompt}”`);
+  if (sets.negative_prompt) parts.push(`negative prompt “${sets.negative_prompt}”`);
+  if (sets.model) parts.push(`model ${sets.model}`);
+  for (const lora of loras ?? []) parts.push(`LoRA ${lora.name} ${lora.weight}`);
+  for (const key of ["steps", "guidance", "scheduler", "strength"] as const) if (sets[key] !== undefined) parts.push(`${key} ${sets[key]}`);
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+  if (sets.references?.length) parts.push(count(sets.references.length, "reference image"));
+  if (sets.controls?.length) parts.push(count(sets.controls.length, "control"));
+  return { form, loras, summary: parts.length ? `Sets ${parts.join(", ")}.` : "" };
 }

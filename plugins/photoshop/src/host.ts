@@ -61,8 +61,24 @@ export interface Host {
   layers(documentId: number): Promise<LayerSummary[]>;
   /** One layer's (or group's) own pixels as RGBA8 sRGB over exactly `rect`, transparent where it has none; edits nothing. */
   readLayerPixels(documentId: number, layerId: number, rect: Rect): Promise<Uint8Array>;
+  /** One layer's (or group's) own pixels wherever it has any, as RGBA8 sRGB, and where they lie; width 0 when it has none. Edits nothing. */
+  readLayerImage(documentId: number, layerId: number): Promise<{ data: Uint8Array; rect: Rect }>;
+  /** Every open document: where a resumed job's results go. */
+  documents(): Promise<DocumentInfo[]>;
   /** The selected layers of that document and the groups holding them. */
   selectedLayerIds(documentId: number): Promise<number[]>;
   /** Puts a group of masked layers into that document as one undo step; the ids of the group and its layers. */
   place(documentId: number, placement: Placement): Promise<number[]>;
+}
+
+/** An image file the user picked, as its bytes. */
+export interface PickedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** What the panel needs of UXP's file system: the picker (main.ts), or a recording fake. */
+export interface FilePicker {
+  /** Shows the file picker for `types` (extensions); null when the user cancels. */
+  pickFile(types: string[]): Promise<PickedFile | null>;
 }

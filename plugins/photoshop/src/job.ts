@@ -7,8 +7,10 @@ import type { AgentClient, ImageInput, JobOutcome, Mode, Params, Preview, Progre
 import { controlRefs, loraRefs, type ControlLayer, type LoraChip } from "./conditioning.js";
 import { area, canvasRect, growRect, intersect, isEmpty, isIntegerRect, type Sides } from "./geometry.js";
 import type { DocumentKey } from "./history.js";
-import type { Host, Placement } from "./host.js";
-import { placementDepth, targetFor, transferFor, type PlacementDepth } from "./modes.js";
+import type { DocumentInfo, Host, Placement } from "./host.js";
+import { referenceRefs, type ReferenceImage } from "./references.js";
+import type { RunningJob, RunningJobs } from "./running.js";
+import { MODE_LABELS, placementDepth, targetFor, transferFor, type PlacementDepth } from "./modes.js";
 import { groupName, historyName, newJobId } from "./naming.js";
 import { selectsAnything } from "./pixels.js";
 
@@ -27,6 +29,8 @@ export interface JobRequest {
   /** Marked control layers (or source-derived controls), in the order they are sent. */
   controls?: ControlLayer[];
   loras?: LoraChip[];
+  /** Reference images (IP-Adapter), in the order they are sent. */
+  references?: ReferenceImage[];
   /** A style the agent keeps: it fills every field this request leaves unset. */
   style?: string;
   /** A recipe's params to run again (Regenerate, Vary): this request's own fields win over them. */
@@ -51,7 +55,12 @@ export type RunOutcome =
 export interface ControllerOptions {
   makeJobId?: (documentId: number) => string;
   previews?: boolean;
+  /** Where a job sent but not yet placed is kept, so a reopened panel resumes it. */
+  running?: RunningJobs;
 }
+
+/** What placing a job's results needs of its request: also all a resumed job keeps of it. */
+export type PlacementRequest = Pick<JobRequest, "mode" | "prompt" | "expand">;
 
 export class JobController {
   private currentJob: string | null = null;
@@ -104,6 +113,8 @@ export class JobController {
     events.onPhase?.("reading", null);
     const image = transfer.image ? await this.host.readPixels(document.id, region) : undefined;
     const controls = await this.readControls(document.id, request, outputArea(request, region));
+    const references = await this.readReferences(document.id, request.references ?? [], limit);
+    if ("refuse" in references) return refuse(references.refuse);
     let mask = transfer.mask ? await this.host.readSelection(document.id, region) : undefined;
     if (mask && !selectsAnything(mask)) {
       if (request.mode === "fill" || request.mode === "remove") {
@@ -115,6 +126,12 @@ export class JobController {
     const jobId = (this.options.makeJobId ?? newJobId)(document.id);
     this.currentJob = jobId;
     events.onPhase?.("uploading", jobId);
+    const running = this.options.running;
+    // Kept until placed: closing the panel now leaves the job to the next one that opens.
+    running?.put(runningJob(jobId, document, request, depth));
+    const handled = (seq: number): void => {
+      if (received === 0) running?.advance(jobId, seq);
+    };
     let outcome: JobOutcome;
     let received = 0;
     const abandoned = new Promise<never>((_, reject) => (this.abandonRun = reject));
@@ -125,10 +142,15 @@ export class JobController {
           image: image && { data: image, width: region.width, height: region.height, format: "rgba8" },
           mask: mask && { data: mask, width: region.width, height: region.height, format: "gray8" },
           ...(controls.length && { controls }),
+          ...(references.images.length && { references: references.images }),
         },
         {
-          onAccepted: (m) => events.onPhase?.(m.queue_position > 0 ? "queued" : "running", jobId),
+          onAccepted: (m) => {
+            handled(m.seq);
+            events.onPhase?.(m.queue_position > 0 ? "queued" : "running", jobId);
+          },
           onProgress: (m) => {
+            handled(m.seq);
             events.onPhase?.("running", jobId);
             events.onProgress?.(m);
           },
@@ -140,6 +162,7 @@ export class JobController {
       this.currentJob = null;
       this.abandonRun = null;
     }
+    if (outcome.state !== "done") running?.remove(jobId);
     if (outcome.state === "cancelled") return { state: "cancelled", jobId };
     if (outcome.state === "error") {
       const { code, message, retryable } = outcome.error;
@@ -147,12 +170,34 @@ export class JobController {
     }
 
     events.onPhase?.("placing", jobId);
-    // Placed by id: if the user switched documents meanwhile, the layers still land where the job came from.
-    const layerIds = await this.host.place(document.id, placementFor(request, depth, outcome.results));
+    let layerIds: number[];
+    try {
+      // Placed by id: if the user switched documents meanwhile, the layers still land where the job came from.
+      layerIds = await this.host.place(document.id, placementFor(request, depth, outcome.results));
+    } finally {
+      running?.remove(jobId);
+    }
     return {
       state: "done", jobId, document: { id: document.id, path: document.path }, recipe: outcome.done.recipe,
       layers: outcome.results.length, layerIds, warnings: outcome.done.warnings ?? [],
     };
+  }
+
+  /** Each reference's image: a layer's own pixels wherever it has any, or a picked file's PNG bytes as they are. */
+  private async readReferences(documentId: number, references: readonly ReferenceImage[], maxPixels: number): Promise<{ images: ImageInput[] } | { refuse: string }> {
+    const images: ImageInput[] = [];
+    for (const reference of references) {
+      const { source } = reference;
+      if (source.kind === "file") {
+        images.push({ data: source.png, width: source.width, height: source.height, format: "png" });
+        continue;
+      }
+      const { data, rect } = await this.host.readLayerImage(documentId, source.layerId);
+      if (isEmpty(rect)) return { refuse: `The reference layer '${reference.label}' has no pixels: paint or place an image on it, or remove it.` };
+      if (area(rect) > maxPixels) return { refuse: `The reference layer '${reference.label}' is larger than the agent takes (${maxPixels.toLocaleString("en")} pixels): use a smaller layer.` };
+      images.push({ data, width: rect.width, height: rect.height, format: "rgba8" });
+    }
+    return { images };
   }
 
   /** Each marked layer's own pixels over the job's output area; null where the agent derives the map from the source. */
@@ -183,8 +228,10 @@ function refuse(message: string): RunOutcome {
 export function paramsFor(request: JobRequest): Params {
   // A recipe's controls came with images this panel no longer has: the marked controls replace them.
   // A recipe's style is already resolved into its params.
+  // A recipe's references likewise: the panel's own reference list goes instead.
   const base: Params = { ...request.base };
   delete base.controls;
+  delete base.references;
   delete base.style;
   const params: Params = { ...base, prompt: request.prompt, variants: request.variants, seed: request.seed };
   // Left out when empty, so a style's negative prompt applies.
@@ -192,6 +239,7 @@ export function paramsFor(request: JobRequest): Params {
   if (request.style) params.style = request.style;
   if (request.controls?.length) params.controls = controlRefs(request.controls);
   if (request.loras?.length) params.loras = loraRefs(request.loras);
+  if (request.references?.length) params.references = referenceRefs(request.references);
   if (request.engine) params.engine = request.engine;
   if (request.model) params.model = request.model;
   if (request.mode === "refine") params.strength = request.strength;
@@ -199,7 +247,14 @@ export function paramsFor(request: JobRequest): Params {
   return params;
 }
 
-export function placementFor(request: JobRequest, depth: PlacementDepth, results: VariantResult[]): Placement {
+function runningJob(jobId: string, document: DocumentInfo, request: JobRequest, depth: PlacementDepth): RunningJob {
+  return {
+    jobId, document: { id: document.id, path: document.path, title: document.title }, afterSeq: 0, mode: request.mode, prompt: request.prompt,
+    expand: { ...request.expand }, depth, label: request.prompt.trim() || MODE_LABELS[request.mode],
+  };
+}
+
+export function placementFor(request: PlacementRequest, depth: PlacementDepth, results: VariantResult[]): Placement {
   const layers = [...results]
     .sort((a, b) => a.message.variant - b.message.variant)
     .map((r) => ({ name: r.message.layer.name, bounds: r.message.layer.bounds, visible: r.message.layer.visible, pixels: r.pixels, mask: r.mask }));

@@ -8,6 +8,7 @@ import { AGENT_URL } from "./connection.js";
 import { startPanel, type TokenStore } from "./panel.js";
 import { createPhotoshopHost, type PhotoshopModules } from "./photoshop-host.js";
 import type { SocketLike } from "./protocol.js";
+import { createFilePicker, type UxpStorage } from "./uxp-files.js";
 
 const TOKEN_KEY = "underpaint.token";
 
@@ -50,8 +51,11 @@ entrypoints.setup({
           tokens,
           socketFactory: (url) => new WebSocket(url) as unknown as SocketLike,
           url: AGENT_URL,
-          // UXP keeps a plugin's localStorage between sessions: each document's jobs outlive a restart.
+          // UXP keeps a plugin's localStorage between sessions: each document's jobs, and those
+          // still running when the panel closed, outlive a restart.
           historyStorage: window.localStorage,
+          // `localFileSystem` lives on `require("uxp").storage`, as secureStorage does.
+          files: createFilePicker(storage as unknown as UxpStorage),
         });
       },
     },

@@ -13,6 +13,7 @@ export const MODE_LABELS: Record<Mode, string> = {
   expand: "Expand",
   generate: "Generate",
   refine: "Refine",
+  upscale: "Upscale",
 };
 
 /** Colour facts about a document, as plain strings so this module never needs Photoshop. */

@@ -4,9 +4,9 @@
 
 import type { ControlKind, ModelInfo, StyleInfo, Welcome } from "./protocol.js";
 import {
-  addLora, checkControl, controlKindsFor, controlLabel, styleTarget, type ControlLayer, type LoraChip,
+  addLora, checkControl, controlKindsFor, controlLabel, styleFill, styleTarget, type ControlLayer, type LoraChip, type StyleFill,
 } from "./conditioning.js";
-import type { Host } from "./host.js";
+import type { Host, LayerSummary } from "./host.js";
 import { byId, chip, enable, pickerValue, setOptions, setPicker } from "./widgets.js";
 
 /** The control-layer picker's value for "let the agent derive it from the job's source". */
@@ -18,8 +18,11 @@ export interface ConditioningOptions {
   welcome(): Welcome | null;
   /** The model the job will run on, with what it can take. */
   model(): ModelInfo | undefined;
-  /** A picked style runs on its own engine and model: the panel moves its pickers there. */
-  onStyleTarget(target: { engine: string; model: string }): void;
+  /**
+   * A style was picked: the panel fills (and marks) the fields it sets, its engine and model among them
+   * (`target`, null when it runs on the job's own); the LoRA chips are filled here. Empty when cleared.
+   */
+  onStyle(target: { engine: string; model: string } | null, fill: StyleFill): void;
   onError(message: string): void;
 }
 
@@ -33,8 +36,8 @@ export interface Conditioning {
   fillStyles(): void;
   /** The engine or model changed: its LoRAs and control kinds. */
   fillForModel(): void;
-  /** Re-reads the active document's layers into the layer picker. */
-  refreshLayers(): Promise<void>;
+  /** Re-reads the active document's layers into the layer picker; the layers read. */
+  refreshLayers(): Promise<LayerSummary[]>;
 }
 
 export function bindConditioning(options: ConditioningOptions): Conditioning {
@@ -57,7 +60,8 @@ export function bindConditioning(options: ConditioningOptions): Conditioning {
 
   function styleHint(): void {
     const style = styles().find((s) => s.name === pickerValue(el("style")));
-    el("style-hint").textContent = style ? `${style.description || style.name}${style.model ? ` (runs on ${style.model})` : ""}. Fields you leave empty come from the style.` : "";
+    const sets = styleFill(style).summary;
+    el("style-hint").textContent = style ? `${style.description || style.name}${style.model ? ` (runs on ${style.model})` : ""}. ${sets ? `${sets} ` : ""}Marked fields came from the style; what you change wins.` : "";
   }
 
   function fillForModel(): void {
@@ -72,13 +76,14 @@ export function bindConditioning(options: ConditioningOptions): Conditioning {
     el("conditioning-hint").textContent = kinds.length || available.length ? "" : "This engine and model take no ControlNets or LoRAs: choose the diffusers engine and a model that has them.";
   }
 
-  async function refreshLayers(): Promise<void> {
+  async function refreshLayers(): Promise<LayerSummary[]> {
     const doc = await host.activeDocument();
     const layers = doc ? await host.layers(doc.id) : [];
     layerNames = new Map(layers.map((l) => [l.id, l.name]));
     const current = pickerValue(el("control-layer"));
     const items = [{ value: FROM_SOURCE, label: "From the source" }, ...layers.map((l) => ({ value: String(l.id), label: `${"  ".repeat(l.depth)}${l.name}` }))];
     setOptions(root, el("control-layer"), items, items.some((i) => i.value === current) ? current : (items[1]?.value ?? FROM_SOURCE));
+    return layers;
   }
 
   function renderLists(): void {
@@ -110,13 +115,20 @@ export function bindConditioning(options: ConditioningOptions): Conditioning {
     const added = addLora(loras, { name: pickerValue(el("lora")), weight: Number(el("lora-weight").value) });
     if ("error" in added) return options.onError(added.error);
     loras = added;
+    // The chips are the user's now, no longer the style's.
+    el("loras").removeAttribute("data-from-style");
     renderLists();
   }
 
   el("style").addEventListener("change", () => {
     styleHint();
-    const target = styleTarget(styles().find((s) => s.name === pickerValue(el("style"))), options.welcome()?.capabilities.engines ?? []);
-    if (target) options.onStyleTarget(target);
+    const style = styles().find((s) => s.name === pickerValue(el("style")));
+    const fill = styleFill(style);
+    options.onStyle(styleTarget(style, options.welcome()?.capabilities.engines ?? []), fill);
+    if (fill.loras) {
+      loras = fill.loras;
+      renderLists();
+    }
   });
   el("add-control").addEventListener("click", addControl);
   el("add-lora").addEventListener("click", addLoraChip);

@@ -6,14 +6,20 @@ import type { EngineInfo, Params, Recipe, SocketFactory, Welcome } from "./proto
 import { Connection, explain, type ConnectionStatus } from "./connection.js";
 import { formFromRecipe, lorasFromRecipe, randomSeed, requestFromForm, type FormValues } from "./form.js";
 import { JobHistory, type HistoryStorage } from "./history.js";
-import type { Host } from "./host.js";
+import type { FilePicker, Host } from "./host.js";
 import { JobController, type JobRequest } from "./job.js";
 import { MODE_LABELS } from "./modes.js";
 import { initialState, reduce, view, type PanelEvent, type PanelState } from "./state.js";
 import { modelInfo } from "./conditioning.js";
 import { bindConditioning } from "./panel-conditioning.js";
 import { bindHistory, type Reuse } from "./panel-history.js";
+import { bindReferences } from "./panel-references.js";
+import { resumeRunning } from "./panel-resume.js";
+import { RunningJobs } from "./running.js";
 import { byId, enable, pickerValue, setOptions, setPicker, type Widget } from "./widgets.js";
+
+/** Widget ids of the fields a style can fill, by FormValues key (and "loras" for the chips). */
+const FIELD_IDS: Record<string, string> = { negativePrompt: "negative", strength: "strength", engine: "engine", model: "model", loras: "loras" };
 
 export interface TokenStore {
   load(): Promise<string>;
@@ -27,13 +33,16 @@ export interface PanelOptions {
   socketFactory: SocketFactory;
   url: string;
   random?: () => number;
-  /** Where each document's jobs are kept between sessions. */
+  /** Where each document's jobs, and the jobs sent but not yet placed, are kept between sessions. */
   historyStorage: HistoryStorage;
+  /** The file picker reference images come from. */
+  files: FilePicker;
 }
 
 export interface PanelHandle {
   connection: Connection;
   history: JobHistory;
+  running: RunningJobs;
   state(): PanelState;
 }
 
@@ -41,11 +50,14 @@ export function startPanel(options: PanelOptions): PanelHandle {
   const { root, host, tokens } = options;
   const el = (id: string): Widget => byId(root, id);
   const history = new JobHistory(options.historyStorage);
+  const running = new RunningJobs(options.historyStorage);
+  /** Resumes what a closed panel left running, once per pairing (the client itself resumes across dropped lines). */
+  let resumed = false;
   let state = initialState;
   let welcome: Welcome | null = null;
 
   const connection = new Connection({ url: options.url, socketFactory: options.socketFactory, onStatus });
-  const controller = new JobController(host, () => connection.client);
+  const controller = new JobController(host, () => connection.client, { running });
 
   function dispatch(event: PanelEvent): void {
     state = reduce(state, event);
@@ -56,6 +68,10 @@ export function startPanel(options: PanelOptions): PanelHandle {
     if (status.state === "online") {
       welcome = status.welcome;
       fillEngines(status.welcome);
+      if (!resumed) {
+        resumed = true;
+        resumeLeftRunning();
+      }
     }
     if (status.state === "offline" && controller.running) controller.abandon(new Error(status.reason));
     dispatch({ type: "connection", status });
@@ -65,7 +81,16 @@ export function startPanel(options: PanelOptions): PanelHandle {
     root, host,
     welcome: () => welcome,
     model: () => modelInfo(engineInfo(), pickerValue(el("model"))),
-    onStyleTarget: (target) => writeForm(target),
+    onStyle: (target, fill) => {
+      writeForm({ ...target, ...fill.form });
+      const keys = [...Object.keys(fill.form), ...(target ? ["engine", "model"] : []), ...(fill.loras ? ["loras"] : [])];
+      markFromStyle(keys.map((key) => FIELD_IDS[key] ?? key));
+    },
+    onError: (message) => dispatch({ type: "failed", message }),
+  });
+  const references = bindReferences({
+    root, files: options.files,
+    model: () => modelInfo(engineInfo(), pickerValue(el("model"))),
     onError: (message) => dispatch({ type: "failed", message }),
   });
   const jobs = bindHistory({ root, host, history, reuse });
@@ -74,6 +99,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
   /** A recipe back into the fields; its params are resolved, so the style picker goes back to None. */
   function reuse(recipe: Recipe, how: Reuse): void {
     writeForm({ ...formFromRecipe(recipe), seedLocked: how !== "vary", style: "" });
+    markFromStyle([]);
     conditioning.setLoras(lorasFromRecipe(recipe));
     if (how !== "fill") void generate(recipe.params);
   }
@@ -95,13 +121,34 @@ export function startPanel(options: PanelOptions): PanelHandle {
       if (welcome) fillModels(welcome);
     }
     if (values.model !== undefined) setPicker(el("model"), values.model);
-    if (values.engine !== undefined || values.model !== undefined) conditioning.fillForModel();
+    if (values.engine !== undefined || values.model !== undefined) modelChanged();
     const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"],
       ["expandLeft", "expand-left"], ["expandTop", "expand-top"], ["expandRight", "expand-right"], ["expandBottom", "expand-bottom"]];
     for (const [key, id] of fields) if (values[key] !== undefined) el(id).value = String(values[key]);
     if (values.seedLocked !== undefined) el("seed-lock").checked = values.seedLocked;
     if (values.style !== undefined) conditioning.setStyle(values.style);
     render();
+  }
+
+  /** Marks the widgets a picked style filled (ids), unmarking the rest; editing a marked field unmarks it. */
+  function markFromStyle(ids: string[]): void {
+    for (const marked of root.querySelectorAll("[data-from-style]")) marked.removeAttribute("data-from-style");
+    for (const id of ids) el(id).setAttribute("data-from-style", "");
+  }
+
+  function modelChanged(): void {
+    conditioning.fillForModel();
+    references.fillForModel();
+  }
+
+  function resumeLeftRunning(): void {
+    const jobs = resumeRunning(connection.client, {
+      host, running, history,
+      following: () => (controller.running ? [controller.running] : []),
+      notice: (kind, text) => dispatch({ type: "notice", kind, text }),
+      placed: () => void renderHistory(),
+    });
+    for (const job of jobs) job.catch((error: unknown) => dispatch({ type: "notice", kind: "error", text: explain(error, options.url) }));
   }
 
   // agent capabilities
@@ -123,7 +170,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
     const models = w.capabilities.engines.find((e) => e.name === pickerValue(el("engine")))?.models ?? [];
     const current = pickerValue(el("model"));
     setOptions(root, el("model"), [{ value: "", label: models.length ? "Engine default" : "None (no weights)" }, ...models.map((m) => ({ value: m, label: m }))], models.includes(current) ? current : "");
-    conditioning.fillForModel();
+    modelChanged();
   }
 
   /** A sentence about the chosen mode and engine; null when Generate can go. */
@@ -190,7 +237,9 @@ export function startPanel(options: PanelOptions): PanelHandle {
       dispatch({ type: "failed", message: parsed.error });
       return;
     }
-    const request: JobRequest = { ...parsed, controls: conditioning.controls(), loras: conditioning.loras(), style: conditioning.style() || undefined, base };
+    const request: JobRequest = {
+      ...parsed, controls: conditioning.controls(), loras: conditioning.loras(), references: references.references(), style: conditioning.style() || undefined, base,
+    };
     el("previews").replaceChildren();
     dispatch({ type: "start", variants: request.variants });
     try {
@@ -226,8 +275,9 @@ export function startPanel(options: PanelOptions): PanelHandle {
     if (welcome) fillModels(welcome);
     render();
   });
-  el("model").addEventListener("change", () => conditioning.fillForModel());
-  root.body.addEventListener("pointerenter", () => void Promise.all([renderHistory(), conditioning.refreshLayers()]));
+  el("model").addEventListener("change", modelChanged);
+  root.body.addEventListener("pointerenter", () => void Promise.all([renderHistory(), conditioning.refreshLayers().then(references.fillLayers)]));
+  for (const id of Object.values(FIELD_IDS)) el(id).addEventListener("input", () => el(id).removeAttribute("data-from-style"));
 
   render();
   void tokens.load().then((token) => {
@@ -239,5 +289,5 @@ export function startPanel(options: PanelOptions): PanelHandle {
     void connection.connect(token);
   });
 
-  return { connection, history, state: () => state };
+  return { connection, history, running, state: () => state };
 }

@@ -122,8 +122,7 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
   return {
     async activeDocument(): Promise<DocumentInfo | null> {
       const doc = ps.app.activeDocument;
-      if (!doc) return null;
-      return { id: doc.id, title: doc.title, path: savedPath(doc), width: doc.width, height: doc.height, facts: { mode: doc.mode, bitsPerChannel: doc.bitsPerChannel } };
+      return doc ? info(doc) : null;
     },
 
     async selectionBounds(documentId: number): Promise<Rect | null> {
@@ -160,6 +159,21 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
       return readRgba("Read control layer", documentId, rect, layerId);
     },
 
+    async readLayerImage(documentId: number, layerId: number): Promise<{ data: Uint8Array; rect: Rect }> {
+      // No sourceBounds: Photoshop returns the layer's pixels trimmed to where it has any, and says where.
+      const result = await modal("Read reference layer", () =>
+        ps.imaging.getPixels({ documentID: documentId, layerID: layerId, colorSpace: "RGB", colorProfile: SRGB, componentSize: 8 }),
+      );
+      const data = toRgba(await readData(result.imageData), result.imageData.components);
+      return { data, rect: rectFromBounds(result.sourceBounds) };
+    },
+
+    async documents(): Promise<DocumentInfo[]> {
+      const out: DocumentInfo[] = [];
+      for (let i = 0; i < ps.app.documents.length; i++) out.push(info(ps.app.documents[i]));
+      return out;
+    },
+
     async selectedLayerIds(documentId: number): Promise<number[]> {
       const ids = new Set<number>();
       const active = documentById(documentId).activeLayers;
@@ -194,6 +208,10 @@ export function createPhotoshopHost(ps: PhotoshopModules, options: AdapterOption
       });
     },
   };
+}
+
+function info(doc: Document): DocumentInfo {
+  return { id: doc.id, title: doc.title, path: savedPath(doc), width: doc.width, height: doc.height, facts: { mode: doc.mode, bitsPerChannel: doc.bitsPerChannel } };
 }
 
 /** A saved document's path; "" for one never saved (whose path Photoshop does not give). */

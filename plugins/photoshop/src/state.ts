@@ -27,7 +27,9 @@ export type PanelEvent =
   | { type: "progress"; fraction: number }
   | { type: "result"; received: number }
   | { type: "finished"; outcome: RunOutcome }
-  | { type: "failed"; message: string };
+  | { type: "failed"; message: string }
+  /** A sentence about something besides the job the panel follows (a resumed job's results); that job stays as it is. */
+  | { type: "notice"; kind: "info" | "error" | "success"; text: string };
 
 export const initialState: PanelState = { connection: "offline", connectionText: "Not connected.", job: null, message: null };
 
@@ -57,6 +59,8 @@ export function reduce(state: PanelState, event: PanelEvent): PanelState {
       return { ...state, job: null, message: outcomeMessage(event.outcome) };
     case "failed":
       return { ...state, job: null, message: { kind: "error", text: event.message } };
+    case "notice":
+      return { ...state, message: { kind: event.kind, text: event.text } };
   }
 }
 

@@ -1,7 +1,7 @@
 // Control layers, LoRA chips and styles as the panel keeps them (conditioning.ts):
 // what a model can take, what is refused in words, and what travels.
 import { describe, expect, it } from "vitest";
-import { addLora, checkControl, controlKindsFor, controlLabel, derivable, modelInfo, styleTarget, type ControlLayer } from "../src/conditioning.js";
+import { addLora, checkControl, controlKindsFor, controlLabel, derivable, modelInfo, styleFill, styleTarget, type ControlLayer } from "../src/conditioning.js";
 import { formFromRecipe, lorasFromRecipe } from "../src/form.js";
 import type { EngineInfo, ModelInfo, Recipe } from "../src/protocol.js";
 
@@ -68,6 +68,21 @@ describe("styles", () => {
     expect(styleTarget({ name: "loose" }, [classic, diffusers])).toBeNull();
     expect(styleTarget({ name: "gone", model: "sdxl" }, [classic, diffusers])).toBeNull();
     expect(styleTarget(undefined, [diffusers])).toBeNull();
+  });
+});
+
+describe("a picked style's fields", () => {
+  it("fills the fields the panel has from the style's sets and names everything it sets", () => {
+    const fill = styleFill({
+      name: "brand", sets: { prompt: "{prompt}, flat", negative_prompt: "photo", strength: 0.45, loras: [{ name: "ink", weight: 0.8 }], steps: 3, references: [{ weight: 0.5 }] },
+    });
+    expect(fill.form).toEqual({ negativePrompt: "photo", strength: "45" });
+    expect(fill.loras).toEqual([{ name: "ink", weight: 0.8 }]);
+    expect(fill.summary).toBe("Sets prompt “{prompt}, flat”, negative prompt “photo”, LoRA ink 0.8, steps 3, strength 0.45, 1 reference image.");
+  });
+  it("fills nothing a style leaves to the job", () => {
+    expect(styleFill({ name: "bare" })).toEqual({ form: {}, loras: null, summary: "" });
+    expect(styleFill(undefined)).toEqual({ form: {}, loras: null, summary: "" });
   });
 });
 

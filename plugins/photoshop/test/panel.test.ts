@@ -55,6 +55,7 @@ interface TestDocument {
   calls: string[];
   getPixels: Record<string, unknown>[];
   recipe: Recipe | null;
+  jobId: string | null;
 }
 
 const testDocument = (page: Page): Promise<TestDocument> =>
@@ -130,14 +131,19 @@ describe("Photoshop panel in Chromium", () => {
     await page.close();
   });
 
-  it("marks a sketch layer and the source as controls, picks a style and a LoRA, and sends them to the tiny diffusers model", async () => {
+  it("marks a sketch layer and the source as controls, a layer and a file as references, picks a style and a LoRA, and sends them to the tiny diffusers model", async () => {
     const { page, errors } = await open(inject("agentWs"), "controls");
     await pair(page);
-    // Picking the style moves the engine and model pickers to the ones it runs on.
+    // Picking the style moves the engine and model pickers to the ones it runs on, and fills (and marks) the fields it sets.
     await page.selectOption("#style select", "ink-wash");
     expect(await page.inputValue("#engine select")).toBe("diffusers");
     expect(await page.inputValue("#model select")).toBe("sd15");
-    expect(await page.textContent("#style-hint")).toMatch(/^Loose ink on wet paper \(runs on sd15\)\./);
+    expect(await page.textContent("#style-hint")).toBe(
+      "Loose ink on wet paper (runs on sd15). Sets prompt “{prompt}, ink wash”, negative prompt “photo, blurry”, model sd15, LoRA ink 0.8, steps 2. Marked fields came from the style; what you change wins.",
+    );
+    expect(await page.inputValue("#negative input")).toBe("photo, blurry");
+    expect(await page.textContent("#loras li span")).toBe("ink · 0.8");
+    expect(await page.$$eval("[data-from-style]", (marked) => marked.map((m) => m.id))).toEqual(["negative", "engine", "model", "loras"]);
     expect(await page.$$eval("#control-kind sp-menu-item", (items) => items.map((i) => i.getAttribute("value")))).toEqual(["canny"]);
 
     await page.fill("#lora-weight input", "0.5");
@@ -145,7 +151,7 @@ describe("Photoshop panel in Chromium", () => {
     expect(await page.textContent("#loras li span")).toBe("ink · 0.5");
 
     await page.dispatchEvent("body", "pointerenter");
-    await expect.poll(() => page.$$eval("#control-layer sp-menu-item", (items) => items.map((i) => i.textContent))).toEqual(["From the source", "Kite sketch"]);
+    await expect.poll(() => page.$$eval("#control-layer sp-menu-item", (items) => items.map((i) => i.textContent))).toEqual(["From the source", "Kite sketch", "Brand board"]);
     await page.selectOption("#control-layer select", { label: "Kite sketch" });
     await page.fill("#control-strength input", "0.8");
     await page.fill("#control-end input", "70");
@@ -157,6 +163,23 @@ describe("Photoshop panel in Chromium", () => {
     expect(await page.$$eval("#controls li span", (spans) => spans.map((s) => s.textContent))).toEqual([
       "canny · Kite sketch · 0.8 · steps 0-70%", "canny · from the source · 0.5",
     ]);
+
+    // References: the brand board layer, and a PNG file from the UXP file picker carrying only its look.
+    await page.selectOption("#reference-layer select", { label: "Brand board" });
+    await page.fill("#reference-weight input", "0.7");
+    await page.click("#add-reference-layer");
+    await page.fill("#reference-weight input", "1");
+    await page.selectOption("#reference-focus select", "style");
+    await page.click("#add-reference-file");
+    await expect.poll(() => page.$$eval("#references li span", (spans) => spans.map((s) => s.textContent))).toEqual([
+      "Brand board (layer) · 0.7", "moodboard.png (file) · 1 · look only",
+    ]);
+    expect(await page.textContent("#reference-hint")).toBe("IP-Adapter: ip-sd15.");
+    // The fields the style filled, marked, down to its LoRA chip.
+    const from = (await page.locator("#negative").boundingBox())!.y - 24;
+    const to = await page.locator("#lora-section").boundingBox();
+    await page.screenshot({ path: join(images, "photoshop-panel-style.png"), clip: { x: 0, y: from, width: 340, height: to!.y + to!.height - from } });
+    await page.locator("#reference-section").screenshot({ path: join(images, "photoshop-panel-references.png") });
 
     // Expand takes a margin per side (the screenshot for the guide); this job is a Fill.
     await page.selectOption("#mode select", "expand");
@@ -171,13 +194,16 @@ describe("Photoshop panel in Chromium", () => {
     await page.screenshot({ path: join(images, "photoshop-panel-controls.png"), fullPage: true });
 
     await page.click("#generate");
-    await expect.poll(() => page.textContent("#message"), { timeout: 50_000 }).toMatch(/^Placed 2 layers in one undo step\./);
+    await expect.poll(() => page.textContent("#message"), { timeout: 120_000 }).toMatch(/^Placed 2 layers in one undo step\./);
     const doc = await testDocument(page);
     const recipe = doc.recipe!;
     expect(recipe.style).toBe("ink-wash");
     expect(recipe.engine).toBe("diffusers");
     expect(recipe.params.prompt).toBe("a red kite, ink wash");
     expect(recipe.params.steps).toBe(2);
+    expect(recipe.params.negative_prompt).toBe("photo, blurry");
+    const pinned = { image_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) };
+    expect(recipe.params.references).toMatchObject([{ weight: 0.7, focus: "all", model: "ip-sd15", ...pinned }, { weight: 1, focus: "style", model: "ip-sd15", ...pinned }]);
     expect(recipe.params.loras).toEqual([{ name: "ink", weight: 0.5, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(recipe.params.controls).toMatchObject([
       { kind: "canny", image: "sent", strength: 0.8, start: 0, end: 0.7, image_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
@@ -189,8 +215,17 @@ describe("Photoshop panel in Chromium", () => {
     expect(doc.getPixels.filter((c) => c.layerID === sketchId)).toEqual([
       { documentID: 12, layerID: sketchId, sourceBounds: { left: x, top: y, right: x + width, bottom: y + height }, colorSpace: "RGB", colorProfile: "sRGB IEC61966-2.1", componentSize: 8 },
     ]);
+    // The brand board was read whole (no sourceBounds: Photoshop trims to its pixels); the file came from the picker, as binary.
+    const boardId = doc.layers.find((l) => l.name === "Brand board")!.id;
+    expect(doc.getPixels.filter((c) => c.layerID === boardId)).toEqual([
+      { documentID: 12, layerID: boardId, colorSpace: "RGB", colorProfile: "sRGB IEC61966-2.1", componentSize: 8 },
+    ]);
+    expect(await page.evaluate(() => (window as unknown as { underpaintTest: { picker(): unknown } }).underpaintTest.picker())).toEqual([
+      { fn: "localFileSystem.getFileForOpening", args: { types: ["png"], allowMultiple: false } },
+      { fn: "File.read", args: { name: "moodboard.png", format: "binary" } },
+    ]);
     expect(doc.history).toEqual(["Open", "Underpaint Fill: a red kite"]);
-    expect(doc.layers.map((l) => [l.name, l.kind])).toEqual([["a red kite", "group"], ["Kite sketch", "pixel"]]);
+    expect(doc.layers.map((l) => [l.name, l.kind])).toEqual([["a red kite", "group"], ["Kite sketch", "pixel"], ["Brand board", "pixel"]]);
     expect(doc.layers[0].children.map((l) => l.visible)).toEqual([true, false]);
 
     // The placed layer is selected: the panel shows its recipe and offers Regenerate and Vary.
@@ -202,10 +237,10 @@ describe("Photoshop panel in Chromium", () => {
 
     // Vary: the same recipe (its resolved steps and LoRA) with a new seed, as a second group in its own undo step.
     await page.click('#layer-recipe-actions sp-action-button[data-reuse="vary"]');
-    await expect.poll(async () => (await testDocument(page)).history.length, { timeout: 50_000 }).toBe(3);
+    await expect.poll(async () => (await testDocument(page)).history.length, { timeout: 120_000 }).toBe(3);
     const varied = (await testDocument(page)).recipe!;
     expect(varied.seeds[0]).not.toBe(7);
-    expect(varied.params).toMatchObject({ prompt: "a red kite, ink wash", steps: 2, loras: [{ name: "ink", weight: 0.5 }] });
+    expect(varied.params).toMatchObject({ prompt: "a red kite, ink wash", steps: 2, loras: [{ name: "ink", weight: 0.5 }], references: [{ weight: 0.7 }, { weight: 1 }] });
     expect(varied.style ?? null).toBeNull();
     expect(await page.inputValue("#style select")).toBe("");
     expect(errors).toEqual([]);
@@ -221,7 +256,41 @@ describe("Photoshop panel in Chromium", () => {
     expect(await again.page.textContent("#loras li span")).toBe("ink · 0.5");
     expect(again.errors).toEqual([]);
     await again.page.close();
-  });
+    // Two tiny diffusion jobs: seconds on a quiet machine, minutes while other tests share the agent and the cores.
+  }, 300_000);
+
+  it("resumes a job after the panel was closed mid-job and places its result into the document it came from", async () => {
+    const first = await open(inject("agentWs"), "controls");
+    await pair(first.page);
+    // A style of 24 steps: the engine sends a preview every 4th, and the job outlives the panel.
+    await first.page.selectOption("#style select", "ink-study");
+    await first.page.fill("#prompt textarea", "a kite at dusk");
+    await first.page.fill("#variants input", "1");
+    await first.page.click("#generate");
+    type Running = { jobId: string; afterSeq: number; document: { id: number } }[];
+    const running = (page: Page): Promise<Running> => page.evaluate(() => (window as unknown as { underpaintTest: { running(): Running } }).underpaintTest.running());
+    await first.page.waitForSelector("#previews img[src^='data:image/png;base64,']", { timeout: 120_000 });
+    await first.page.screenshot({ path: join(images, "photoshop-panel-preview.png") });
+    // Closed while the job runs: nothing was placed yet.
+    const [left] = await running(first.page);
+    expect(left.afterSeq).toBeGreaterThanOrEqual(1);
+    expect(left.document.id).toBe(12);
+    await first.page.close();
+    expect(first.errors).toEqual([]);
+
+    // Reopened, with another document in front: the result still lands in kite.psd, in one undo step.
+    const { page, errors } = await open(inject("agentWs"), "controls&second=1");
+    await pair(page);
+    await expect.poll(() => page.textContent("#message"), { timeout: 120_000 }).toBe("Placed 1 layer of the job that was running when the panel closed into kite.psd.");
+    const doc = await testDocument(page);
+    expect(doc.history).toEqual(["Open", "Underpaint Fill: a kite at dusk"]);
+    expect(doc.layers[0]).toMatchObject({ name: "a kite at dusk", kind: "group" });
+    expect(await page.evaluate(() => (window as unknown as { underpaintTest: { others(): unknown } }).underpaintTest.others())).toEqual([{ id: 13, history: ["Open"], layers: 0 }]);
+    expect(await running(page)).toEqual([]);
+    expect(doc.jobId).toBe(left.jobId);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
 
   it("says how to start the agent when it cannot be reached", async () => {
     const { page, errors } = await open("ws://127.0.0.1:9/v1/ws");

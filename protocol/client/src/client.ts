@@ -13,7 +13,7 @@ import { OPEN, type SocketFactory, type SocketLike } from "./socket.js";
 
 export const PROTOCOL_VERSION = "1.0";
 export type AgentMessage = Welcome | Planned | Accepted | Progress | Preview | Result | Done | ErrorMessage | Cancelled | Jobs;
-const AGENT_TYPES = new Set(["welcome", "planned", "accepted", "progress", "preview", "result", "done", "error", "cancelled", "jobs"]);
+const AGENT_TYPES = new Set(["welcome", "planned", "accepted", "progress", "preview", "result", "done", "error", "cancelled", "jobs", "exported"]);
 
 /** An error the agent sent, or a connection failure described the same way. */
 export class AgentError extends Error {

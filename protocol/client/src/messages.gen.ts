@@ -77,6 +77,7 @@ export type ErrorCode =
   | "no_usable_images"
   | "too_few_images"
   | "bad_training"
+  | "bad_credentials"
   | "queue_full"
   | "client_queue_full"
   | "job_id_conflict"
@@ -93,6 +94,8 @@ export interface ProtocolV1 {
   Cancelled?: Cancelled;
   Done?: Done;
   Error?: Error;
+  Export?: Export;
+  Exported?: Exported;
   Hello?: Hello;
   Jobs?: Jobs;
   ListJobs?: ListJobs;
@@ -105,6 +108,7 @@ export interface ProtocolV1 {
   Resume?: Resume;
   Submit?: Submit;
   SubmitSet?: SubmitSet;
+  Train?: Train;
   Welcome?: Welcome;
 }
 /**
@@ -177,13 +181,20 @@ export interface Cancelled {
  * via the `definition` "Done".
  */
 export interface Done {
-  downloads: Downloads;
+  /**
+   * The result files; absent for a training.
+   */
+  downloads?: Downloads | null;
   job_id: string;
   recipe: Recipe;
   /**
    * Per-job event sequence number, from 1 up by 1.
    */
   seq: number;
+  /**
+   * A training's outcome.
+   */
+  trained?: TrainedInfo | null;
   type: "done";
   warnings?: string[];
 }
@@ -211,6 +222,14 @@ export interface Recipe {
   params: Params;
   region: Rect;
   seeds: number[];
+  /**
+   * Upscale: the document as sent (`document` is the upscaled one).
+   */
+  sent_document?: Size | null;
+  /**
+   * Upscale: the region as sent (`region` is the upscaled one).
+   */
+  sent_region?: Rect | null;
   /**
    * The consistent set the job belonged to.
    */
@@ -488,6 +507,34 @@ export interface Rect {
   y: number;
 }
 /**
+ * What a finished training made: a registered LoRA and a style for it, with the report's files.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "TrainedInfo".
+ */
+export interface TrainedInfo {
+  device: string;
+  /**
+   * The LoRA's .safetensors (kohya keys) on the agent's disk.
+   */
+  file: string;
+  last_loss: number;
+  lora: string;
+  /**
+   * loss_curve, samples (PNG) and report (JSON) beside it.
+   */
+  report: {
+    [k: string]: string;
+  };
+  /**
+   * The checkpoint step a resumed training started from.
+   */
+  resumed_from?: number;
+  seconds: number;
+  steps: number;
+  style: string;
+}
+/**
  * Agent -> client: a stable code, a human sentence and whether a retry can help. With a job_id and seq it is a job's terminal event.
  *
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
@@ -504,6 +551,67 @@ export interface Error {
    */
   set_id?: string | null;
   type: "error";
+}
+/**
+ * Client -> agent: a finished job's variant as delivery presets' files; answered by `exported`.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Export".
+ */
+export interface Export {
+  job_id: string;
+  /**
+   * Delivery preset names, at least one; each becomes one file.
+   *
+   * @maxItems 32
+   */
+  presets: string[];
+  type: "export";
+  /**
+   * 0-based variant index; seed = params.seed + index.
+   */
+  variant?: number;
+}
+/**
+ * Agent -> client, reply to `export`: one download per preset, and warnings (an enlargement).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Exported".
+ */
+export interface Exported {
+  /**
+   * One per preset asked for, in order.
+   */
+  files: ExportedFile[];
+  job_id: string;
+  type: "exported";
+  /**
+   * 0-based variant index; seed = params.seed + index.
+   */
+  variant: number;
+  /**
+   * E.g. that a preset needed more pixels than the result has, so it was enlarged.
+   */
+  warnings?: string[];
+}
+/**
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ExportedFile".
+ */
+export interface ExportedFile {
+  bytes: number;
+  format: "png" | "jpeg" | "webp" | "avif" | "tiff" | "psd";
+  height: number;
+  /**
+   * The file name the preset's naming pattern gives, to save it as.
+   */
+  name: string;
+  preset: string;
+  /**
+   * Download path on the agent's HTTP port, like `done.downloads`.
+   */
+  url: string;
+  width: number;
 }
 /**
  * Client -> agent, first message on a connection: protocol version, client name, pairing token.
@@ -546,7 +654,7 @@ export interface JobSummary {
   finished_at?: number | null;
   job_id: string;
   last_seq?: number;
-  mode: Mode;
+  mode: Mode | "train";
   prompt: string;
   set_id?: string | null;
   source: string;
@@ -637,10 +745,18 @@ export interface Blob {
  */
 export interface Progress {
   /**
+   * A training's estimated time left.
+   */
+  eta_seconds?: number | null;
+  /**
    * Of the whole job, all variants.
    */
   fraction: number;
   job_id: string;
+  /**
+   * A training's loss at this step.
+   */
+  loss?: number | null;
   /**
    * Per-job event sequence number, from 1 up by 1.
    */
@@ -771,6 +887,78 @@ export interface SetTarget {
   region: Rect;
 }
 /**
+ * Client -> agent: train a LoRA (and its style) from a dataset folder in the agent's own datasets folder; a job like any other (progress with loss and eta_seconds, previews of the samples, done with `trained`).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "Train".
+ */
+export interface Train {
+  /**
+   * LoRA alpha; the rank when absent (scale 1).
+   */
+  alpha?: number | null;
+  /**
+   * The registered base model (SD 1.5 or SDXL family); the agent's default model when absent.
+   */
+  base?: string | null;
+  /**
+   * Images per step, all from one aspect bucket.
+   */
+  batch_size?: number;
+  /**
+   * Steps between checkpoints, progress previews and sample rows.
+   */
+  checkpoint_every?: number;
+  /**
+   * A folder name in the agent's datasets folder (`underpaint train` copies the brand's folder there).
+   */
+  dataset: string;
+  job_id: string;
+  learning_rate?: number;
+  /**
+   * The LoRA's and its style's name.
+   */
+  name: string;
+  /**
+   * Adds a per-channel constant to the noise, so the LoRA can learn flat dark or bright brand colours.
+   */
+  noise_offset?: number;
+  previews?: boolean;
+  /**
+   * LoRA rank: the size of the learned change.
+   */
+  rank?: number;
+  /**
+   * Training area is about resolution x resolution pixels per image, at its own aspect; the base's native size when absent.
+   */
+  resolution?: number | null;
+  /**
+   * Fixed seeds of the samples: the same at every checkpoint, so rows compare.
+   */
+  sample_seeds?: number[];
+  /**
+   * Denoising steps of each sample image.
+   */
+  sample_steps?: number;
+  /**
+   * Seed of the noise, timesteps and order.
+   */
+  seed?: number;
+  /**
+   * Optimizer steps.
+   */
+  steps?: number;
+  /**
+   * Train the text encoders too (stronger trigger, more risk of forgetting).
+   */
+  text_encoder?: boolean;
+  /**
+   * The word that calls the look in a prompt; the name when empty.
+   */
+  trigger?: string;
+  type: "train";
+}
+/**
  * Agent -> client, reply to a valid `hello`: agent version and capabilities (engines, models, modes, formats, limits).
  *
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
@@ -880,4 +1068,5 @@ export interface StyleInfo {
    */
   model?: string | null;
   name: string;
+  sets?: Params;
 }

@@ -1,7 +1,7 @@
 // What the panel asks for, turned into protocol parameters. Shared by the main
 // thread (which builds jobs) and the UI (which offers the choices).
 import type { MaskKind } from "./recipe.js";
-import type { LoraRef, Mode, Params } from "./protocol.js";
+import type { LoraRef, Mode, Params, ReferenceRef } from "./protocol.js";
 
 /** Modes the panel offers, in menu order, with what they need from the frame. */
 export const MODES: readonly { mode: Mode; label: string; mask: MaskKind; needsImage: boolean }[] = [
@@ -17,6 +17,20 @@ export function modeInfo(mode: Mode): (typeof MODES)[number] {
   return info;
 }
 
+/** A node of the file as a reference image (IP-Adapter): exported when a job goes, so it shows what the canvas shows then. */
+export interface ReferenceChoice {
+  nodeId: string;
+  /** The node's name, for the chip. */
+  name: string;
+  /** 0-2; 0 is the job without it. */
+  weight: number;
+  /** "all": content and look; "style": only the look. */
+  focus: NonNullable<ReferenceRef["focus"]>;
+}
+
+/** The protocol's limit (PROTOCOL.md, References). */
+export const MAX_REFERENCES = 4;
+
 export interface Brief {
   mode: Mode;
   prompt: string;
@@ -31,6 +45,8 @@ export interface Brief {
   loras: LoraRef[];
   /** Hold the frame's layout with the model's canny ControlNet, edges derived by the agent from the frame. */
   edges: boolean;
+  /** Reference images, in the order they are sent; a set sends them once for every frame. */
+  references: ReferenceChoice[];
 }
 
 export const MAX_SEED = 0xffffffff;
@@ -55,6 +71,7 @@ export function paramsFor(brief: Brief, textLayerBrief: string, seed: number, va
   if (brief.model) params.model = brief.model;
   if (brief.style) params.style = brief.style;
   if (brief.loras.length) params.loras = brief.loras.map((l) => ({ ...l }));
+  if (brief.references.length) params.references = brief.references.map(({ weight, focus }) => ({ weight, focus }));
   // Edges come from the frame's own pixels, so only modes that send them can hold to them.
   if (brief.edges && modeInfo(brief.mode).needsImage) params.controls = [{ kind: "canny", image: "source" }];
   return params;

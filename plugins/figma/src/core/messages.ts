@@ -1,8 +1,9 @@
 // Messages between the main thread (figma API, no network) and the UI iframe
-// (the websocket). Each carries at most one image, so no message holds many
-// megabytes at once. Both sides check what they receive: a message of another
+// (the websocket). Each carries at most one frame's image (a job also carries
+// its reference images, exported small), so no message holds many megabytes
+// at once. Both sides check what they receive: a message of another
 // shape is dropped, never half-handled.
-import type { Brief } from "./brief.js";
+import { MAX_REFERENCES, type Brief } from "./brief.js";
 import type { Margins } from "./expand.js";
 import type { MaskKind } from "./recipe.js";
 import type { Mode, Params, Recipe } from "./protocol.js";
@@ -29,6 +30,8 @@ export interface JobOrder {
   set?: SetPart;
   /** Expand: how much the node grows on each side, in its own units, when the result lands (params.expand has the pixels). */
   grow?: Margins;
+  /** The nodes exported as `params.references`, in order: kept with the result, so a relaunch exports them again. */
+  references?: string[];
 }
 
 export interface SelectionInfo {
@@ -40,7 +43,10 @@ export interface SelectionInfo {
 export type MainToUi =
   | { type: "init"; token: string; agentUrl: string; command: string | null; selection: SelectionInfo }
   | { type: "selection"; selection: SelectionInfo }
-  | { type: "job"; order: JobOrder; source: Uint8Array | null }
+  /** `references`: one PNG per `order.params.references`, in order. */
+  | { type: "job"; order: JobOrder; source: Uint8Array | null; references: Uint8Array[] }
+  /** The node picked as a reference (the answer to `pick-reference`). */
+  | { type: "reference"; nodeId: string; name: string }
   | { type: "notice"; text: string };
 
 export type UiToMain =
@@ -49,6 +55,8 @@ export type UiToMain =
   | { type: "connected"; engines: string[] }
   | { type: "run"; command: "fill" | "variants" | "set"; brief: Brief; rules: SizeRules }
   | { type: "reseed-set" }
+  /** Use the selected node as a reference image. */
+  | { type: "pick-reference" }
   /** Expand the selected frames by `margins` (frame units), or to `aspect` (width / height) when it is set. */
   | { type: "expand"; brief: Brief; rules: SizeRules; margins: Margins; aspect: number | null }
   | { type: "image"; jobId: string; target: string; variant: number; seed: number; png: Uint8Array }
@@ -68,17 +76,20 @@ const isMargins = (v: unknown): boolean => obj(v) && ["left", "top", "right", "b
 const isOrder = (v: unknown): boolean =>
   obj(v) && str(v.jobId) && str(v.command) && str(v.mode) && obj(v.params) && isSize(v.size) && str(v.mask) && str(v.label) &&
   Array.isArray(v.targets) && v.targets.length > 0 && v.targets.every(str) && isSetPart(v.set) &&
-  (v.grow === undefined || isMargins(v.grow));
+  (v.grow === undefined || isMargins(v.grow)) && (v.references === undefined || (Array.isArray(v.references) && v.references.every(str)));
 const isSelection = (v: unknown): boolean => obj(v) && int(v.frames) && str(v.textBrief);
 const isBrief = (v: unknown): boolean =>
   obj(v) && str(v.mode) && str(v.prompt) && str(v.negativePrompt) && int(v.variants) && (v.seed === null || int(v.seed)) && str(v.style) &&
-  Array.isArray(v.loras) && v.loras.every((l) => obj(l) && str(l.name) && typeof l.weight === "number") && typeof v.edges === "boolean";
+  Array.isArray(v.loras) && v.loras.every((l) => obj(l) && str(l.name) && typeof l.weight === "number") && typeof v.edges === "boolean" &&
+  Array.isArray(v.references) && v.references.length <= MAX_REFERENCES &&
+  v.references.every((r) => obj(r) && str(r.nodeId) && str(r.name) && num(r.weight) && r.weight >= 0 && r.weight <= 2 && (r.focus === "all" || r.focus === "style"));
 const isRules = (v: unknown): boolean => obj(v) && int(v.multiple) && int(v.nativeMin) && int(v.maxPixels);
 
 const MAIN_TO_UI: Record<MainToUi["type"], Check> = {
   init: (m) => str(m.token) && str(m.agentUrl) && (m.command === null || str(m.command)) && isSelection(m.selection),
   selection: (m) => isSelection(m.selection),
-  job: (m) => isOrder(m.order) && (m.source === null || bytes(m.source)),
+  job: (m) => isOrder(m.order) && (m.source === null || bytes(m.source)) && Array.isArray(m.references) && m.references.every(bytes),
+  reference: (m) => str(m.nodeId) && str(m.name),
   notice: (m) => str(m.text),
 };
 
@@ -88,6 +99,7 @@ const UI_TO_MAIN: Record<UiToMain["type"], Check> = {
   connected: (m) => Array.isArray(m.engines),
   run: (m) => ["fill", "variants", "set"].includes(m.command as string) && isBrief(m.brief) && isRules(m.rules),
   "reseed-set": () => true,
+  "pick-reference": () => true,
   expand: (m) => isBrief(m.brief) && isRules(m.rules) && isMargins(m.margins) && (m.aspect === null || (num(m.aspect) && m.aspect > 0)),
   image: (m) => str(m.jobId) && str(m.target) && int(m.variant) && int(m.seed) && bytes(m.png),
   finished: (m) => str(m.jobId) && ["done", "error", "cancelled"].includes(m.state as string) && (m.recipe === null || obj(m.recipe)) && str(m.message),

@@ -20,6 +20,8 @@ export interface NodeRecipe {
   mask: MaskKind;
   /** The set the node was filled in: Regenerate set finds its other frames by it. */
   setId?: string;
+  /** The nodes the job's reference images were exported from, in order: a relaunch exports them again. */
+  references?: string[];
   /** Null only when the recipe alone would break the plugin-data limit. */
   recipe: Recipe | null;
 }
@@ -67,6 +69,7 @@ export function decodeRecipe(text: string): NodeRecipe | null {
   const { jobId, variant, seed, mask, recipe, setId } = value;
   if (typeof jobId !== "string" || !Number.isInteger(variant) || !Number.isInteger(seed)) return null;
   if (setId !== undefined && typeof setId !== "string") return null;
+  if (value.references !== undefined && !(Array.isArray(value.references) && value.references.every((r) => typeof r === "string"))) return null;
   if (mask !== "centre" && mask !== "full" && mask !== "none") return null;
   if (recipe !== null && !(isObject(recipe) && typeof recipe.mode === "string" && isObject(recipe.params) && isObject(recipe.region))) return null;
   return value as unknown as NodeRecipe;

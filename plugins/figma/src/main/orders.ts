@@ -18,6 +18,36 @@ async function exportAt(node: Target, size: { width: number; height: number }): 
   return node.exportAsync({ format: "PNG", constraint: { type: "WIDTH", value: size.width } });
 }
 
+/** Longest side a reference is exported at: the IP-Adapter's image encoder sees 224 px, more only costs bytes. */
+export const REFERENCE_SIDE = 512;
+
+/** PNG of a reference node, its longest side at most REFERENCE_SIDE. */
+export function exportReference(node: SceneNode & ExportMixin): Promise<Uint8Array> {
+  const constraint: ExportSettingsConstraints = Math.max(node.width, node.height) <= REFERENCE_SIDE ? { type: "SCALE", value: 1 }
+    : node.width >= node.height ? { type: "WIDTH", value: REFERENCE_SIDE } : { type: "HEIGHT", value: REFERENCE_SIDE };
+  return node.exportAsync({ format: "PNG", constraint });
+}
+
+/** The first selected node that can be exported: what "Use selection as reference" takes. */
+export function selectedReference(): SceneNode & ExportMixin {
+  const node = figma.currentPage.selection.find((n): n is SceneNode & ExportMixin => "exportAsync" in n);
+  if (!node) throw new UserError("Select the node to use as a reference (a brand board frame, an image, a group), then press Use selection.");
+  return node;
+}
+
+/** Each reference node exported now, in order: a relaunch resends the bytes as the canvas shows them. */
+async function referenceImages(ids: readonly string[]): Promise<Uint8Array[]> {
+  const images: Uint8Array[] = [];
+  for (const id of ids) {
+    const node = await figma.getNodeByIdAsync(id);
+    if (!node || node.removed || !("exportAsync" in node) || !("width" in node)) {
+      throw new UserError("A reference image of this job was deleted from the file: pick the reference again and fill anew.");
+    }
+    images.push(await exportReference(node));
+  }
+  return images;
+}
+
 function nothingSelected(): never {
   throw new UserError("Select one or more frames or rectangles first.");
 }
@@ -32,13 +62,14 @@ export async function fillOrders(brief: Brief, rules: SizeRules, send: Send): Pr
   const info = modeInfo(brief.mode);
   const seed = brief.seed ?? randomSeed();
   const brief_ = textBrief();
+  const { ids, images } = await briefReferences(brief);
   for (const [i, node] of targets.entries()) {
     const size = snapSize(node.width, node.height, rules);
     const order: JobOrder = {
       jobId: newJobId(), command: "fill", mode: brief.mode, params: paramsFor(brief, brief_, seed + i, 1),
-      size, mask: info.mask, targets: [node.id], label: node.name,
+      size, mask: info.mask, targets: [node.id], label: node.name, ...ids,
     };
-    send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null });
+    send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null, references: images });
   }
   return targets.length;
 }
@@ -50,12 +81,14 @@ export async function setOrders(brief: Brief, rules: SizeRules, send: Send): Pro
   const info = modeInfo(brief.mode);
   const params = paramsFor(brief, textBrief(), brief.seed ?? randomSeed(), 1);
   const set: SetPart = { id: newJobId().replace("figma-", "figma-set-"), count: targets.length };
+  // One brand board (or any node) can be the reference of the whole set: exported once, sent once.
+  const { ids, images } = await briefReferences(brief);
   for (const node of targets) {
     const size = snapSize(node.width, node.height, rules);
     const order: JobOrder = {
-      jobId: newJobId(), command: "set", mode: brief.mode, params, size, mask: info.mask, targets: [node.id], label: `${node.name} · set of ${targets.length}`, set,
+      jobId: newJobId(), command: "set", mode: brief.mode, params, size, mask: info.mask, targets: [node.id], label: `${node.name} · set of ${targets.length}`, set, ...ids,
     };
-    send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null });
+    send({ type: "job", order, source: info.needsImage ? await exportAt(node, size) : null, references: images });
   }
   return targets.length;
 }
@@ -72,15 +105,18 @@ export async function reseedSetOrders(send: Send): Promise<number> {
   const frames = framesOfSet(setId).filter((node) => decodeRecipe(node.getPluginData(RECIPE_KEY))?.recipe);
   const seed = randomSeed();
   const set: SetPart = { id: newJobId().replace("figma-", "figma-set-"), count: frames.length };
+  // The set's recipe keeps its references: their nodes are exported again and the bytes resent.
+  const references = decodeRecipe(frames[0].getPluginData(RECIPE_KEY))?.references ?? [];
+  const images = await referenceImages(references);
   for (const node of frames) {
     const stored = decodeRecipe(node.getPluginData(RECIPE_KEY))!;
     const recipe = stored.recipe!;
     const size = { width: recipe.region.width, height: recipe.region.height };
     const order: JobOrder = {
       jobId: newJobId(), command: "reseed-set", mode: recipe.mode, params: { ...recipe.params, seed, variants: 1 },
-      size, mask: stored.mask, targets: [node.id], label: `${node.name} · set of ${frames.length}, new seed`, set,
+      size, mask: stored.mask, targets: [node.id], label: `${node.name} · set of ${frames.length}, new seed`, set, ...(references.length && { references }),
     };
-    send({ type: "job", order, source: recipe.mode !== "generate" ? await sourceBeforeResult(node, size) : null });
+    send({ type: "job", order, source: recipe.mode !== "generate" ? await sourceBeforeResult(node, size) : null, references: images });
   }
   return frames.length;
 }
@@ -90,14 +126,15 @@ export async function expandOrders(brief: Brief, rules: SizeRules, margins: Marg
   const targets = selectedTargets();
   if (targets.length === 0) nothingSelected();
   const seed = brief.seed ?? randomSeed();
+  const { ids, images } = await briefReferences(brief);
   for (const node of targets) {
     const grow = aspect ? marginsToAspect({ width: node.width, height: node.height }, aspect) : margins;
     if (isEmpty(grow)) throw new UserError(aspect ? `${node.name} already has that aspect.` : "Give Expand a margin above 0 on at least one side.");
     const size = snapSize(node.width, node.height, rules);
     // The job runs at the snapped size; its margins scale with it.
     const params = { ...paramsFor({ ...brief, edges: false }, textBrief(), seed, 1), expand: scaleMargins(grow, size.width / node.width) };
-    const order: JobOrder = { jobId: newJobId(), command: "expand", mode: "expand", params, size, mask: "none", targets: [node.id], label: `Expand ${node.name}`, grow };
-    send({ type: "job", order, source: await exportAt(node, size) });
+    const order: JobOrder = { jobId: newJobId(), command: "expand", mode: "expand", params, size, mask: "none", targets: [node.id], label: `Expand ${node.name}`, grow, ...ids };
+    send({ type: "job", order, source: await exportAt(node, size), references: images });
   }
   return targets.length;
 }
@@ -110,6 +147,7 @@ export async function variantOrder(brief: Brief, rules: SizeRules, send: Send): 
   const info = modeInfo(brief.mode);
   const size = snapSize(node.width, node.height, rules);
   const source = info.needsImage ? await exportAt(node, size) : null;
+  const { ids, images } = await briefReferences(brief);
   const jobId = newJobId();
   const boxes = placeVariants({ x: node.x, y: node.y, width: node.width, height: node.height }, brief.variants, obstaclesBeside(node));
   const copies = boxes.map((box, i) => {
@@ -129,10 +167,16 @@ export async function variantOrder(brief: Brief, rules: SizeRules, send: Send): 
   const seed = brief.seed ?? randomSeed();
   const order: JobOrder = {
     jobId, command: "variants", mode: brief.mode, params: paramsFor(brief, textBrief(), seed, copies.length),
-    size, mask: info.mask, targets: copies.map((c) => c.id), label: `${node.name} × ${copies.length}`,
+    size, mask: info.mask, targets: copies.map((c) => c.id), label: `${node.name} × ${copies.length}`, ...ids,
   };
-  send({ type: "job", order, source });
+  send({ type: "job", order, source, references: images });
   return copies.length;
+}
+
+/** The brief's reference nodes as the order keeps them, and their PNGs now. */
+async function briefReferences(brief: Brief): Promise<{ ids: Pick<JobOrder, "references">; images: Uint8Array[] }> {
+  const ids = brief.references.map((r) => r.nodeId);
+  return { ids: ids.length ? { references: ids } : {}, images: await referenceImages(ids) };
 }
 
 /** Source pixels for a relaunch: the node as it was before its first result, when Figma still has them. */
@@ -162,12 +206,15 @@ export async function relaunchOrders(command: "regenerate" | "vary", send: Send)
     if (recipe.mode === "expand") throw new UserError(`${node.name} was expanded: undo the expansion and Expand again to vary it.`);
     const seed = command === "regenerate" ? stored.seed : randomSeed();
     const size = { width: recipe.region.width, height: recipe.region.height };
+    // Only the seed changes (Vary) or nothing (Regenerate): the references' nodes are exported again and resent.
+    const references = stored.references ?? [];
+    const images = await referenceImages(references);
     const order: JobOrder = {
       jobId: newJobId(), command, mode: recipe.mode, params: { ...recipe.params, seed, variants: 1 },
-      size, mask: stored.mask, targets: [node.id], label: `${command === "vary" ? "Vary" : "Regenerate"} ${node.name}`,
+      size, mask: stored.mask, targets: [node.id], label: `${command === "vary" ? "Vary" : "Regenerate"} ${node.name}`, ...(references.length && { references }),
     };
     const needsImage = recipe.mode !== "generate";
-    send({ type: "job", order, source: needsImage ? await sourceBeforeResult(node, size) : null });
+    send({ type: "job", order, source: needsImage ? await sourceBeforeResult(node, size) : null, references: images });
     count++;
   }
   if (count === 0) throw new UserError("Select a frame that Underpaint filled: it keeps the recipe to run again.");

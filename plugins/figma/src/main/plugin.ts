@@ -1,7 +1,7 @@
 // The main thread: figma API only, no network. It turns commands into job
 // orders for the UI and the UI's images into fills, each its own undo step.
 import { parseUiMessage, type JobOrder, type MainToUi, type UiToMain } from "../core/messages.js";
-import { expandOrders, fillOrders, relaunchOrders, reseedSetOrders, setOrders, UserError, variantOrder } from "./orders.js";
+import { expandOrders, fillOrders, relaunchOrders, reseedSetOrders, selectedReference, setOrders, UserError, variantOrder } from "./orders.js";
 import { attachRecipe, placeImage, removePlaceholders } from "./results.js";
 import { selectionInfo } from "./targets.js";
 
@@ -70,6 +70,11 @@ export class Plugin {
       case "reseed-set":
         await reseedSetOrders(send);
         return;
+      case "pick-reference": {
+        const node = selectedReference();
+        this.send({ type: "reference", nodeId: node.id, name: node.name });
+        return;
+      }
       case "expand":
         await expandOrders(message.brief, message.rules, message.margins, message.aspect, send);
         return;

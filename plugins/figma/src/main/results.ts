@@ -33,7 +33,7 @@ function writeRecipe(node: Target, record: NodeRecipe): void {
 function recordOf(node: Target, order: JobOrder, variant: number, seed: number): Omit<NodeRecipe, "recipe"> {
   const kept = order.command === "regenerate" || order.command === "vary" ? decodeRecipe(node.getPluginData(RECIPE_KEY))?.setId : undefined;
   const setId = order.set?.id ?? kept;
-  return { v: 1, jobId: order.jobId, variant, seed, mask: order.mask, ...(setId && { setId }) };
+  return { v: 1, jobId: order.jobId, variant, seed, mask: order.mask, ...(setId && { setId }), ...(order.references?.length && { references: order.references }) };
 }
 
 /** The node larger by `m` on each side, its contents kept where they were on the canvas. */

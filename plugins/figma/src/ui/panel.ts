@@ -3,8 +3,9 @@
 import { MODES, randomSeed, type Brief } from "../core/brief.js";
 import { ASPECTS, type Margins } from "../core/expand.js";
 import type { JobOrder, SelectionInfo } from "../core/messages.js";
-import type { EngineInfo, LoraRef, Mode, ModelInfo, Welcome } from "../core/protocol.js";
+import type { EngineInfo, LoraRef, Mode, ModelInfo, StyleInfo, Welcome } from "../core/protocol.js";
 import type { SizeRules } from "../core/size.js";
+import { ReferenceList } from "./references.js";
 import type { JobView } from "./runner.js";
 
 function $<T extends HTMLElement>(id: string): T {
@@ -34,10 +35,12 @@ export class Panel {
   private readonly style = $<HTMLSelectElement>("style");
   private readonly loras = $("loras");
   private readonly edges = $<HTMLInputElement>("edges");
+  private readonly references = new ReferenceList($("references"));
   onPair: (token: string) => void = () => undefined;
   onRun: (command: "fill" | "variants" | "set") => void = () => undefined;
   onReseedSet: () => void = () => undefined;
   onExpand: () => void = () => undefined;
+  onPickReference: () => void = () => undefined;
 
   constructor() {
     for (const m of MODES) this.mode.append(option(m.mode, m.label));
@@ -59,6 +62,9 @@ export class Panel {
     this.engine.addEventListener("change", () => this.showEngine());
     this.model.addEventListener("change", () => this.showModel());
     this.style.addEventListener("change", () => this.applyStyle());
+    $("pick-reference").addEventListener("click", () => this.onPickReference());
+    // A field the user changes is theirs, no longer the style's.
+    for (const id of ["negative", "engine", "model", "loras"]) $(id).addEventListener("input", () => $(id).classList.remove("from-style"));
     this.mode.addEventListener("change", () => this.showModeNote());
     this.setEnabled(false);
   }
@@ -121,15 +127,44 @@ export class Panel {
     this.showModeNote();
   }
 
-  /** A style that names a model picks that model (and the engine offering it); the agent fills the style's other fields. */
+  /**
+   * A picked style fills (and marks) the fields it sets: its model (and the engine offering it), its negative
+   * prompt, its LoRAs; the note names all it sets. The agent fills the rest, and what the user changes wins.
+   */
   private applyStyle(): void {
-    const model = this.welcome?.capabilities.styles?.find((s) => s.name === this.style.value)?.model;
+    const style = this.welcome?.capabilities.styles?.find((s) => s.name === this.style.value);
+    const sets = style?.sets ?? {};
+    for (const marked of document.querySelectorAll(".from-style")) marked.classList.remove("from-style");
+    const mark = (id: string): void => $(id).classList.add("from-style");
+    const model = style?.model;
     const engine = model && this.welcome?.capabilities.engines.find((e) => e.models?.includes(model));
-    if (!model || !engine) return;
-    this.engine.value = engine.name;
-    this.showEngine();
-    this.model.value = model;
-    this.showModel();
+    if (model && engine) {
+      this.engine.value = engine.name;
+      this.showEngine();
+      this.model.value = model;
+      this.showModel();
+      mark("engine");
+      mark("model");
+    }
+    if (sets.negative_prompt !== undefined) {
+      $<HTMLInputElement>("negative").value = sets.negative_prompt;
+      mark("negative");
+    }
+    if (sets.loras) {
+      const weights = new Map(sets.loras.map((l) => [l.name, l.weight ?? 1]));
+      for (const chip of this.loras.querySelectorAll<HTMLElement>(".chip")) {
+        chip.querySelector<HTMLInputElement>("input[type=checkbox]")!.checked = weights.has(chip.dataset.lora!);
+        if (weights.has(chip.dataset.lora!)) chip.querySelector<HTMLInputElement>("input[type=number]")!.value = String(weights.get(chip.dataset.lora!));
+      }
+      mark("loras");
+    }
+    $("style-note").textContent = style ? styleNote(style) : "";
+  }
+
+  /** A node picked as a reference (the main thread's answer to Use selection). */
+  addReference(nodeId: string, name: string): void {
+    const problem = this.references.add(nodeId, name);
+    this.message(problem ?? "", Boolean(problem));
   }
 
   private modelDetails(): ModelInfo | null {
@@ -148,6 +183,7 @@ export class Panel {
       return chip;
     }));
     $("loras-field").hidden = this.loras.childElementCount === 0;
+    $("references-field").hidden = !details?.ip_adapters?.length;
     const canny = Boolean(details?.controlnets?.some((c) => c.kind === "canny") && details.preprocessors?.includes("canny"));
     $("edges-field").hidden = !canny;
     if (!canny) this.edges.checked = false;
@@ -191,6 +227,8 @@ export class Panel {
       mode: this.mode.value as Mode, prompt: $<HTMLTextAreaElement>("prompt").value, negativePrompt: $<HTMLInputElement>("negative").value,
       variants, seed, engine: this.engine.value || null, model: this.model.value || null, style: this.style.value,
       loras: this.chosenLoras(), edges: this.edges.checked,
+      // References only where the model has an IP-Adapter to take them.
+      references: $("references-field").hidden ? [] : this.references.choices(),
     };
   }
 
@@ -247,4 +285,17 @@ export class Panel {
       },
     };
   }
+}
+
+/** "Sets prompt “{prompt}, ink wash”, negative prompt “photo”, LoRA ink 0.8, steps 2." for the style note. */
+function styleNote(style: StyleInfo): string {
+  const sets = style.sets ?? {};
+  const parts: string[] = [];
+  if (sets.prompt) parts.push(`prompt “${sets.prompt}”`);
+  if (sets.negative_prompt) parts.push(`negative prompt “${sets.negative_prompt}”`);
+  if (sets.model) parts.push(`model ${sets.model}`);
+  for (const lora of sets.loras ?? []) parts.push(`LoRA ${lora.name} ${lora.weight ?? 1}`);
+  for (const key of ["steps", "guidance", "scheduler", "strength"] as const) if (sets[key] !== undefined) parts.push(`${key} ${sets[key]}`);
+  if (sets.references?.length) parts.push(`${sets.references.length} reference image${sets.references.length === 1 ? "" : "s"}`);
+  return parts.length ? `Sets ${parts.join(", ")}. Marked fields came from the style.` : "";
 }

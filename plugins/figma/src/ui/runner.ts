@@ -2,7 +2,7 @@
 // and Gray8 (the protocol's fast path), results back as PNG (what Figma takes),
 // each variant composited over the frame's pixels and handed to the main thread
 // as soon as it is ready. A set's orders go up together as one submit_set.
-import type { AgentClient, JobOutcome, SetTargetRequest, VariantResult } from "../../../../protocol/client/src/index.js";
+import type { AgentClient, ImageInput, JobOutcome, SetTargetRequest, VariantResult } from "../../../../protocol/client/src/index.js";
 import { grownCanvas, grownSize, NO_MARGINS } from "../core/expand.js";
 import { explainJobError } from "../core/explain.js";
 import type { JobOrder, UiToMain } from "../core/messages.js";
@@ -88,14 +88,23 @@ class OrderRun {
 
 const decoded = async (order: JobOrder, png: Uint8Array | null): Promise<Uint8Array | null> => (png ? (await decodePngAt(png, order.size)).data : null);
 
+/** The reference images as the protocol's raw RGBA8, at the size they were exported. */
+export function referenceInputs(pngs: readonly Uint8Array[]): ImageInput[] {
+  return pngs.map((png) => {
+    const { data, width, height } = decodePng(png);
+    return { data, width, height, format: "rgba8" };
+  });
+}
+
 export async function runOrder(
-  client: AgentClient, order: JobOrder, sourcePng: Uint8Array | null, view: JobView, post: (m: UiToMain) => void,
+  client: AgentClient, order: JobOrder, sourcePng: Uint8Array | null, referencePngs: readonly Uint8Array[], view: JobView, post: (m: UiToMain) => void,
 ): Promise<JobOutcome["state"]> {
   const run = new OrderRun(order, await decoded(order, sourcePng), view, post);
   let outcome: JobOutcome;
   try {
+    const references = referenceInputs(referencePngs);
     outcome = await client.submit(
-      { ...targetOf(order, run.source), mode: order.mode, params: order.params, resultFormat: "png" },
+      { ...targetOf(order, run.source), mode: order.mode, params: order.params, resultFormat: "png", ...(references.length && { references }) },
       { onAccepted: (m) => view.accepted(m.queue_position), onProgress: (m) => view.progress(m.fraction, m.variant, m.step, m.steps), onResult: (r) => run.result(r) },
     );
   } catch (error) {
@@ -104,17 +113,21 @@ export async function runOrder(
   return run.finish(outcome);
 }
 
-/** The orders of one set (same recipe, one frame each) as one `submit_set`: queued all or none. */
+/** The orders of one set (same recipe, one frame each) as one `submit_set`: queued all or none; the references go once. */
 export async function runSet(
-  client: AgentClient, parts: readonly { order: JobOrder; source: Uint8Array | null; view: JobView }[], post: (m: UiToMain) => void,
+  client: AgentClient, parts: readonly { order: JobOrder; source: Uint8Array | null; references: Uint8Array[]; view: JobView }[], post: (m: UiToMain) => void,
 ): Promise<JobOutcome["state"][]> {
   const runs = await Promise.all(parts.map(async (p) => new OrderRun(p.order, await decoded(p.order, p.source), p.view, post)));
   const byJob = new Map(runs.map((run) => [run.order.jobId, run]));
-  const [{ order: first }] = parts;
+  const [{ order: first, references: pngs }] = parts;
   let outcomes: Map<string, JobOutcome>;
   try {
+    const references = referenceInputs(pngs);
     outcomes = await client.submitSet(
-      { setId: first.set!.id, mode: first.mode, params: first.params, targets: runs.map((run) => targetOf(run.order, run.source)), resultFormat: "png" },
+      {
+        setId: first.set!.id, mode: first.mode, params: first.params, targets: runs.map((run) => targetOf(run.order, run.source)), resultFormat: "png",
+        ...(references.length && { references }),
+      },
       {
         onAccepted: (m) => byJob.get(m.job_id)?.view.accepted(m.queue_position),
         onProgress: (m) => byJob.get(m.job_id)?.view.progress(m.fraction, m.variant, m.step, m.steps),

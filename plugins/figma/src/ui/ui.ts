@@ -59,9 +59,9 @@ async function reconnect(lost: AgentClient): Promise<void> {
 }
 
 /** A set's orders arrive one per message (one image each); they go up together once all are in. */
-const waitingSets = new Map<string, { order: JobOrder; source: Uint8Array | null; view: JobView }[]>();
+const waitingSets = new Map<string, { order: JobOrder; source: Uint8Array | null; references: Uint8Array[]; view: JobView }[]>();
 
-function startJob(order: JobOrder, source: Uint8Array | null): void {
+function startJob(order: JobOrder, source: Uint8Array | null, references: Uint8Array[]): void {
   const current = client;
   const view = panel.addJob(order, () => current?.cancel(order.jobId));
   if (!current?.connected) {
@@ -70,8 +70,8 @@ function startJob(order: JobOrder, source: Uint8Array | null): void {
     post({ type: "finished", jobId: order.jobId, state: "error", recipe: null, message: text });
     return;
   }
-  if (!order.set) return void runOrder(current, order, source, view, post);
-  const parts = [...(waitingSets.get(order.set.id) ?? []), { order, source, view }];
+  if (!order.set) return void runOrder(current, order, source, references, view, post);
+  const parts = [...(waitingSets.get(order.set.id) ?? []), { order, source, references, view }];
   if (parts.length < order.set.count) return void waitingSets.set(order.set.id, parts);
   waitingSets.delete(order.set.id);
   void runSet(current, parts, post);
@@ -98,6 +98,8 @@ panel.onExpand = () => {
   post({ type: "expand", brief: panel.brief(), rules: panel.rules(), ...panel.expandChoice() });
 };
 
+panel.onPickReference = () => post({ type: "pick-reference" });
+
 panel.onReseedSet = () => {
   if (!client?.connected) return panel.message("Not connected to the agent; pair first.", true);
   panel.message("");
@@ -117,7 +119,10 @@ onMain((message) => {
       panel.setSelection(message.selection);
       return;
     case "job":
-      startJob(message.order, message.source);
+      startJob(message.order, message.source, message.references);
+      return;
+    case "reference":
+      panel.addReference(message.nodeId, message.name);
       return;
     case "notice":
       panel.message(message.text, true);

@@ -5,24 +5,39 @@ import { startPanel } from "../../src/panel.js";
 import { createPhotoshopHost } from "../../src/photoshop-host.js";
 import type { SocketLike } from "../../src/protocol.js";
 import { softEllipse, texturedRgba } from "../../../../protocol/client/test/images.js";
+import { encode } from "fast-png";
+import { createFilePicker } from "../../src/uxp-files.js";
 import { FakePhotoshop } from "../fake-photoshop.js";
+import { FakeUxpStorage } from "../fake-uxp.js";
 import { installSpectrumShim } from "./spectrum-shim.js";
 
 installSpectrumShim();
 const params = new URLSearchParams(location.search);
 const ps = new FakePhotoshop();
+const uxp = new FakeUxpStorage();
 if (params.get("scene") === "controls") {
   // Small, for the tiny diffusers model: a 96x96 document with a hand-drawn sketch layer to mark as a control.
   const side = 96;
   ps.addDocument({
     // A new id after a "restart" (the page reloaded), as Photoshop gives; the path stays.
     id: Number(params.get("doc") ?? 12), title: "kite.psd", path: "/Users/ana/kite.psd", width: side, height: side, composite: texturedRgba(side, side),
-    selection: softEllipse(side, side, [48, 48, 30, 26]), layers: [{ name: "Kite sketch", content: sketch(side) }],
+    selection: softEllipse(side, side, [48, 48, 30, 26]), layers: [{ name: "Kite sketch", content: sketch(side) }, { name: "Brand board", content: board(side) }],
   });
+  // The file the UXP picker hands over when the user chooses one: a 24x16 PNG moodboard.
+  uxp.willPick("moodboard.png", encode({ width: 24, height: 16, data: texturedRgba(24, 16), channels: 4, depth: 8 }));
+  // Photoshop after the panel reopened: another document in front of the job's own.
+  if (params.has("second")) ps.addDocument({ id: 13, title: "poster.psd", path: "/Users/ana/poster.psd", width: 40, height: 40, composite: texturedRgba(40, 40) });
 } else {
   const width = 320;
   const height = 240;
   ps.addDocument({ id: 11, title: "harbour.psd", path: "/Users/ana/harbour.psd", width, height, composite: texturedRgba(width, height), selection: softEllipse(width, height, [120, 80, 96, 72]) });
+}
+
+/** Warm brand colours in a 32x24 block at (60, 8), transparent elsewhere: the layer a reference reads whole. */
+function board(side: number): Uint8Array {
+  const data = new Uint8Array(side * side * 4);
+  for (let y = 8; y < 32; y++) for (let x = 60; x < 92; x++) data.set([230, 90 + x, 40 + 4 * y, 255], (y * side + x) * 4);
+  return data;
 }
 
 /** White strokes on a transparent layer: a diamond kite and its tail, as a person would sketch it. */
@@ -46,11 +61,15 @@ const handle = startPanel({
   socketFactory: (url) => new WebSocket(url) as unknown as SocketLike,
   url: params.get("ws") ?? "ws://127.0.0.1:7433/v1/ws",
   historyStorage: localStorage,
+  files: createFilePicker(uxp),
 });
 
 /** What the test reads back: the fake's calls, history and layer tree. */
 (window as unknown as { underpaintTest: unknown }).underpaintTest = {
   state: () => handle.state(),
+  running: () => handle.running.list(),
+  picker: () => uxp.calls,
+  others: () => ps.documents.slice(1).map((d) => ({ id: d.id, history: d.history, layers: d.layers.length })),
   document: () => {
     const doc = ps.documents[0];
     const layer = (l: (typeof doc.layers)[number]): unknown => ({
@@ -63,6 +82,7 @@ const handle = startPanel({
       history: doc.history, layers: doc.layers.map(layer), calls: ps.names(),
       getPixels: ps.calls.filter((c) => c.fn === "imaging.getPixels").map((c) => c.args),
       recipe: handle.history.list(doc)[0]?.recipe ?? null,
+      jobId: handle.history.list(doc)[0]?.jobId ?? null,
     };
   },
 };
