@@ -14,9 +14,12 @@ $(PY):
 
 # torch first, pinned: 2.13.0 is the CPU build this machine has locally; asking for plain
 # `torch` (or letting a resolver pick) would pull a multi-GB CUDA build. See README for GPUs.
+# spandrel (super-resolution models) goes in without its declared torchvision, whose wheel does not load
+# beside a CPU torch; engines/upscalers/spandrel_models.py imports spandrel without it (einops is in pyproject).
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --no-deps 'spandrel>=0.4.2,<0.5'
 	touch $@
 
 # The TypeScript parts (protocol client, plugins); the lock file pins every package.
@@ -25,11 +28,12 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # ImageMagick is the independent PSD reader the tests check our files with; Debian's
-# Chromium runs the plugin panels (driven by playwright-core, which never downloads a browser).
+# Chromium runs the plugin panels (driven by playwright-core, which never downloads a browser);
+# exiftool is the independent reader of the IPTC disclosure (tests/test_credentials*.py).
 system-deps:
-	@command -v identify >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	@command -v identify >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v exiftool >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -q && \
-		$(SUDO) apt-get install -y -q --no-install-recommends imagemagick chromium; }
+		$(SUDO) apt-get install -y -q --no-install-recommends imagemagick chromium libimage-exiftool-perl; }
 
 run: $(STAMP)
 	$(VENV)/bin/underpaint serve
@@ -63,8 +67,12 @@ bench: $(STAMP)
 	$(PY) bench/diffusion.py
 	$(PY) bench/speed.py
 	$(PY) bench/hotfolder.py
+	$(PY) bench/upscale.py
 	$(PY) bench/quality.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/export.py
+	$(PY) bench/credentials.py
+	$(PY) bench/training.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,7 +9,6 @@ originals moved to done/). Prints a Markdown section for docs/benchmarks.md.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -24,7 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-THROUGHPUT_JOBS = int(os.environ.get("HOTBENCH_JOBS", 100))
+from quality import cpu_flags
+from run import machine
+
+THROUGHPUT_RUNS = tuple(int(n) for n in os.environ.get("HOTBENCH_JOBS", "50,100,200").split(","))
+"""Drops of these many jobs, one after another on the same agent data folder (so its result store grows)."""
 LATENCY_RUNS = 5
 SIDE = 64
 
@@ -53,12 +56,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=60)
 
 
-def wait(predicate: Callable[[], bool], timeout: float) -> None:
+def wait(predicate: Callable[[], bool], timeout: float, every: float = 0.01) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise RuntimeError("benchmark timed out")
-        time.sleep(0.01)
+        time.sleep(every)
 
 
 def rows(db: Path) -> dict[str, sqlite3.Row]:
@@ -71,23 +74,25 @@ def done_count(hot: Path) -> int:
     return sum(1 for p in (hot / "done").iterdir() if not p.name.endswith(".mask.png"))
 
 
-def throughput(root: Path, env: dict[str, str]) -> tuple[float, float]:
-    hot, stage, db = root / "tp", root / "tp-stage", Path(env["UNDERPAINT_DATA_DIR"]) / "history.sqlite3"
+def throughput(root: Path, env: dict[str, str], jobs: int) -> tuple[float, float]:
+    hot, stage, db = root / f"tp{jobs}", root / f"tp{jobs}-stage", Path(env["UNDERPAINT_DATA_DIR"]) / "history.sqlite3"
     stage.mkdir()
-    for index in range(THROUGHPUT_JOBS):
-        stage_job(stage, f"t{index:03d}", index)
+    for index in range(jobs):
+        stage_job(stage, f"t{jobs}-{index:03d}", index)
     process = start_watch(hot, env)
     try:
         start = time.time()
         for path in sorted(stage.iterdir()):  # a drop: every file appears complete at once
             path.rename(hot / "in" / path.name)
-        wait(lambda: done_count(hot) == THROUGHPUT_JOBS, 1800)
+        # The end is the journal's finished_at, so a slow poll costs no precision; a 10 ms poll of a
+        # growing done/ took a share of the 2 cores that grew with the run.
+        wait(lambda: done_count(hot) == jobs, 1800, every=0.5)
     finally:
         stop(process)
-    found = [r for r in rows(db).values() if r["name"].startswith("t")]
+    found = [r for r in rows(db).values() if r["name"].startswith(f"t{jobs}-")]
     elapsed = max(r["finished_at"] for r in found) - start
     engine = sum(r["finished_at"] - r["started_at"] for r in found) / len(found)
-    return THROUGHPUT_JOBS / elapsed * 60, engine
+    return jobs / elapsed * 60, engine
 
 
 def latency(root: Path, env: dict[str, str], label: str, copy: bool, *flags: str) -> list[float]:
@@ -116,29 +121,25 @@ def latency(root: Path, env: dict[str, str], label: str, copy: bool, *flags: str
     return delays
 
 
-def machine() -> str:
-    cpus = os.cpu_count()
-    return f"{platform.processor() or platform.machine()}, {cpus} cores, Python {platform.python_version()}, " \
-           f"{platform.system()}"
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="underpaint-hotbench-") as temp:
         root = Path(temp)
         env = os.environ | {"UNDERPAINT_CONFIG_DIR": str(root / "config"), "UNDERPAINT_DATA_DIR": str(root / "data")}
-        per_minute, engine = throughput(root, env)
+        runs = [(jobs, *throughput(root, env, jobs)) for jobs in THROUGHPUT_RUNS]
         copied = latency(root, env, "copy", True)
         moved = latency(root, env, "move", False)
         polled = latency(root, env, "poll", True, "--poll", "1.0")
     print(f"## Hot folder ({time.strftime('%Y-%m-%d')})\n")
-    print(f"Machine: {machine()}. `underpaint watch` in its own process, classic engine, "
+    print(f"Machine: {machine()}; CPU flags: {cpu_flags()}; load average {os.getloadavg()[0]:.1f} at the end. "
+          "`underpaint watch` in its own process, classic engine, "
           f"{SIDE}x{SIDE} images with a 12x12 mask, one variant; default stable time 2 s.\n")
     print("| measure | result | runs |")
     print("|---|---|---|")
-    print(f"| throughput, {THROUGHPUT_JOBS} jobs dropped at once, drop to last original in done/ "
-          f"| **{per_minute:.0f} jobs/min** | 1 |")
-    print(f"| of which one job, first progress to files filed (engine + PSD + outputs) | {engine:.3f} s | "
-          f"{THROUGHPUT_JOBS} |")
+    for jobs, per_minute, engine in runs:
+        print(f"| throughput, {jobs} jobs dropped at once, drop to last original in done/ "
+              f"| **{per_minute:.0f} jobs/min** | 1 |")
+        print(f"| of which one job, first progress to files filed (engine + PSD + outputs) | {engine:.3f} s | "
+              f"{jobs} |")
     print(f"| completed copy to start of its job (native events) | {statistics.median(copied):.2f} s "
           f"(min {min(copied):.2f}, max {max(copied):.2f}) | {LATENCY_RUNS} |")
     print(f"| file moved in complete (old mtime) to start of its job | {statistics.median(moved):.2f} s "

@@ -12,25 +12,33 @@ differs. Per image and size it reports:
 - seconds per megapixel of filled area.
 Then `underpaint fill` on a 4000x3000 photo with a 600x400 soft selection,
 end to end through a running agent. Prints Markdown for docs/benchmarks.md.
+
+Before and after in one run: the classic engine of BASELINE (the commit
+before issue 17's speed work, taken with `git archive`) runs the same fills
+in a subprocess, interleaved with today's, so both see the same machine.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 from skimage import data
 
+from run import machine
 from underpaint.core import JobSpec, Mode, Params, Rect, Size
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.engines.base import CancelToken, Engine, ModellessEngine, ProgressSink, WorkItem
@@ -43,6 +51,12 @@ from underpaint.results.layered import LayeredResult
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel"]
 HOLE_SIZES = (0.08, 0.2, 0.35)
 """Side of the square hole as a fraction of the photo's short side."""
+LARGE = HOLE_SIZES[-1]
+"""The large holes, whose seconds per megapixel issue 17 asks to cut."""
+BASELINE = "3d2a827"
+"""The commit whose classic engine is the "before" of the speed comparison."""
+SPEED_ROUNDS = int(os.environ.get("BENCH_QUALITY_ROUNDS", 2))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Telea(ModellessEngine):
@@ -110,37 +124,125 @@ def measure(engine: Engine, image: np.ndarray, mask: np.ndarray) -> tuple[float,
     return texture, seam_ratio(filled, image, layer_mask)[0], seconds / (selected.sum() / 1e6)
 
 
-def quality_table() -> tuple[list[str], int, int]:
-    # One fill first: numba compiles (or loads its cache) on the first call, which is not the engine's speed.
-    warm = photo("coffee")
+def warm_up() -> None:
+    # numba compiles (or loads its cache) on the first call, which is not the engine's speed.
+    image = photo("coffee")
     list(run_pipeline(JobSpec(job_id="w", mode=Mode.FILL, params=Params(), document=Size(width=600, height=400),
-                              region=Rect(x=0, y=0, width=600, height=400), image=warm,
-                              mask=hole(warm.shape, 0.08, 0)), ClassicEngine(), _quiet, CancelToken()).layers)
-    rows = ["| photo | hole | original texture | classic texture | Telea texture | classic seam | Telea seam "
-            "| classic s/MP | Telea s/MP |", "|---|---|---|---|---|---|---|---|---|"]
-    wins = total = 0
+                              region=Rect(x=0, y=0, width=600, height=400), image=image,
+                              mask=hole(image.shape, 0.08, 0)), ClassicEngine(), _quiet, CancelToken()).layers)
+
+
+def fills() -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
     for index, name in enumerate(PHOTOS):
         image = photo(name)
         for fraction in HOLE_SIZES:
-            mask = hole(image.shape, fraction, index)
-            ct, cs, cm = measure(ClassicEngine(), image, mask)
-            tt, ts, tm = measure(Telea(), image, mask)
-            original = texture_ratio(image, mask > 0, image)
-            side = round(min(image.shape[:2]) * fraction)
-            rows.append(f"| {name} {image.shape[1]}x{image.shape[0]} | {side}x{side} | {original:.2f} | "
-                        f"**{ct:.2f}** | {tt:.2f} | {cs:.2f} | {ts:.2f} | {cm:.1f} | {tm:.1f} |")
-            wins += ct > 2 * tt
-            total += 1
-    return rows, wins, total
+            yield name, fraction, image, hole(image.shape, fraction, index)
 
 
-def cli_fill() -> tuple[float, float]:
-    """Median seconds of `underpaint fill` (4000x3000, 600x400 soft ellipse, one variant) and in-process."""
+def classic_figures() -> list[tuple[float, float, float]]:
+    """(texture, seam, s/MP) of the classic engine on every fill, in `fills` order."""
+    warm_up()
+    return [measure(ClassicEngine(), image, mask) for _, _, image, mask in fills()]
+
+
+def quality_table(before: list[tuple[float, float, float]]) -> tuple[list[str], list[str]]:
+    """The table rows (today's engine, BASELINE's, Telea) and a summary of before against after."""
+    warm_up()
+    rows = ["| photo | hole | original texture | classic texture | before | Telea texture | classic seam | before "
+            "| Telea seam | classic s/MP | before | Telea s/MP |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    wins = 0
+    after: list[tuple[float, float, float]] = []
+    originals: list[float] = []
+    for (name, fraction, image, mask), (bt, bs, bm) in zip(fills(), before, strict=True):
+        ct, cs, cm = measure(ClassicEngine(), image, mask)
+        tt, ts, tm = measure(Telea(), image, mask)
+        original = texture_ratio(image, mask > 0, image)
+        side = round(min(image.shape[:2]) * fraction)
+        rows.append(f"| {name} {image.shape[1]}x{image.shape[0]} | {side}x{side} | {original:.2f} | "
+                    f"**{ct:.2f}** | {bt:.2f} | {tt:.2f} | {cs:.2f} | {bs:.2f} | {ts:.2f} | {cm:.1f} | {bm:.1f} "
+                    f"| {tm:.1f} |")
+        wins += ct > 2 * tt
+        after.append((ct, cs, cm))
+        originals.append(original)
+    summary = [f"The classic engine keeps more than twice Telea's texture on {wins} of {len(after)} fills.", "",
+               "| over all fills (mean) | before | after |", "|---|---|---|"]
+    for label, figure in (("texture off the original's, \\|log(classic / original)\\|", _texture_error),
+                          ("seam off seamless, \\|seam - 1\\|", _seam_error)):
+        summary.append(f"| {label} | {figure(before, originals):.3f} | {figure(after, originals):.3f} |")
+    return rows, summary
+
+
+def _texture_error(figures: list[tuple[float, float, float]], originals: list[float]) -> float:
+    # Floors at 0.01 keep a flat photo (rocket's sky: 0.00) from dividing by zero.
+    return statistics.mean(abs(np.log(max(t, 0.01) / max(o, 0.01))) for (t, _, _), o in zip(figures, originals,
+                                                                                          strict=True))
+
+
+def _seam_error(figures: list[tuple[float, float, float]], originals: list[float]) -> float:
+    return statistics.mean(abs(s - 1) for _, s, _ in figures)
+
+
+def cli_inputs() -> tuple[np.ndarray, np.ndarray]:
+    """The 4000x3000 photo (coffee, scaled up, with sensor-like grain) and its 600x400 soft ellipse."""
     image = cv2.resize(data.coffee(), (4000, 3000), interpolation=cv2.INTER_CUBIC)
     image = np.clip(image + np.random.default_rng(0).normal(0, 4, image.shape), 0, 255).astype(np.uint8)
     ys, xs = np.mgrid[0:3000, 0:4000].astype(np.float32)
     r = np.sqrt(((xs - 2300) / 300) ** 2 + ((ys - 1500) / 200) ** 2)
     mask = (np.clip((1 - r) / 0.2, 0, 1) * 255).astype(np.uint8)
+    return image, mask
+
+
+def engine_speed() -> dict[str, float]:
+    """Seconds per megapixel of hole of the classic engine that imports here: the large holes
+    through the pipeline, and the 12 MP fill in-process (`underpaint.fill`, decode included)."""
+    from underpaint import api
+
+    warm_up()
+    start, pixels = time.perf_counter(), 0
+    for _, fraction, image, mask in fills():
+        if fraction == LARGE:
+            run_pipeline(JobSpec(job_id="s", mode=Mode.FILL, params=Params(),
+                                 document=Size(width=mask.shape[1], height=mask.shape[0]),
+                                 region=Rect(x=0, y=0, width=mask.shape[1], height=mask.shape[0]), image=image,
+                                 mask=mask), ClassicEngine(), _quiet, CancelToken())
+            pixels += int((mask > 0).sum())
+    large = (time.perf_counter() - start) / (pixels / 1e6)
+    image, mask = cli_inputs()
+    with tempfile.TemporaryDirectory() as folder:
+        Image.fromarray(image).save(Path(folder) / "photo.png", compress_level=1)
+        Image.fromarray(mask).save(Path(folder) / "mask.png")
+        start = time.perf_counter()
+        api.fill(Path(folder) / "photo.png", Path(folder) / "mask.png")
+        photo_fill = time.perf_counter() - start
+    return {"large": large, "photo_fill": photo_fill, "photo_hole_mp": int((mask > 0).sum()) / 1e6}
+
+
+def baseline(folder: Path) -> dict[str, str]:
+    """The environment that makes a subprocess import BASELINE's package, extracted under `folder`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "agent/underpaint"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return os.environ | {"PYTHONPATH": str(folder / "agent")}
+
+
+def in_subprocess(mode: str, env: dict[str, str] | None = None) -> Any:
+    out = subprocess.run([sys.executable, __file__, mode], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def compare_speed(before: dict[str, str]) -> dict[str, list[dict[str, float]]]:
+    """Both engines' `engine_speed`, interleaved, SPEED_ROUNDS each, each in a fresh process."""
+    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    for _ in range(SPEED_ROUNDS):
+        runs["before"].append(in_subprocess("--engine-speed", before))
+        runs["after"].append(in_subprocess("--engine-speed"))
+    return runs
+
+
+def cli_fill() -> tuple[float, float]:
+    """Median seconds of `underpaint fill` (4000x3000, 600x400 soft ellipse, one variant) and in-process."""
+    image, mask = cli_inputs()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         Image.fromarray(image).save(tmp / "photo.png", compress_level=1)
@@ -171,16 +273,44 @@ def cli_fill() -> tuple[float, float]:
 
 
 def main() -> None:
-    rows, wins, total = quality_table()
+    if sys.argv[1:] == ["--engine-speed"]:
+        print(json.dumps(engine_speed()))
+        return
+    if sys.argv[1:] == ["--classic-figures"]:
+        print(json.dumps(classic_figures()))
+        return
+    with tempfile.TemporaryDirectory(prefix="underpaint-baseline-") as folder:
+        before_env = baseline(Path(folder))
+        before = [(float(t), float(s), float(m)) for t, s, m in in_subprocess("--classic-figures", before_env)]
+        speed = compare_speed(before_env)
+    rows, summary = quality_table(before)
     end_to_end, in_process = cli_fill()
     print(f"## Fill quality: classic engine vs Telea ({time.strftime('%Y-%m-%d')})\n")
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.system()}, no GPU.\n")
+    print(f"Machine: {machine()}, no GPU; CPU flags: {cpu_flags()}; load average {os.getloadavg()[0]:.1f} "
+          "at the end (other work shares the cores: read the ratios).\n")
     print("\n".join(rows))
-    print(f"\nThe classic engine keeps more than twice Telea's texture on {wins} of {total} fills.\n")
+    print("\n" + "\n".join(summary) + "\n")
     print(f"`underpaint fill` 4000x3000 photo, 600x400 soft selection, 1 variant, through a running agent "
           f"(CLI process start, upload, fill, PSD + PNG download): **{end_to_end:.2f} s** median of 3; "
-          f"the same fill in-process (`underpaint.fill`, decode included): {in_process:.2f} s.")
+          f"the same fill in-process (`underpaint.fill`, decode included): {in_process:.2f} s.\n")
+    print(f"### Classic engine speed, before ({BASELINE}) and after, interleaved, {SPEED_ROUNDS} rounds\n")
+    print("| measure | before | after | after / before |\n|---|---|---|---|")
+    hole_mp = speed["after"][0]["photo_hole_mp"]
+    for key, label, unit in (("large", f"large holes ({LARGE:.0%} of the short side, 8 photos), s/MP of hole",
+                              1.0),
+                             ("photo_fill", f"4000x3000 fill in-process, s/MP of hole ({hole_mp:.2f} MP)",
+                              1 / hole_mp)):
+        old = statistics.median(r[key] for r in speed["before"]) * unit
+        new = statistics.median(r[key] for r in speed["after"]) * unit
+        print(f"| {label} | {old:.1f} | **{new:.1f}** | {new / old:.2f} ({old / new:.1f}x faster) |")
+
+
+def cpu_flags() -> str:
+    from underpaint.engines.diffusers.device import NATIVE_BF16_FLAGS, cpu_facts
+
+    facts = cpu_facts()
+    shown = sorted(flag for flag in facts.flags if flag in NATIVE_BF16_FLAGS or flag.startswith("amx"))
+    return ", ".join(shown) or "no bf16/AMX flags"
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 
 from underpaint.core import ErrorCode, Mode, Params
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, WorkItem
-from underpaint.engines.classic import ClassicEngine, steps_for
+from underpaint.engines.classic import ClassicEngine, patchmatch, steps_for
 
 HEIGHT, WIDTH = 192, 256
 HOLE = (slice(64, 128), slice(88, 168))
@@ -86,6 +86,13 @@ def test_different_seeds_give_visibly_different_fills() -> None:
 def test_the_same_seed_gives_the_same_fill() -> None:
     first, again = _run([7]), _run([7])
     assert np.array_equal(first[0], again[0])
+
+
+def test_the_same_seed_gives_the_same_fill_on_one_thread_or_on_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(patchmatch, "PARALLEL_TARGETS", 0)  # every level's kernels on every thread
+    on_all = _run([5])
+    monkeypatch.setattr(patchmatch, "_ALL_THREADS", 1)
+    assert np.array_equal(on_all[0], _run([5])[0])
 
 
 def test_remove_mode_fills_like_fill() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from underpaint.engines.diffusers.device import CpuFacts, Placement, cpu_facts, pick_dtype
+from underpaint.engines.diffusers.device import CpuFacts, Placement, channels_last_parts, cpu_facts, pick_dtype
 
 CPU = torch.device("cpu")
 XEON_AMX = CpuFacts(frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}), "AVX512")
@@ -53,3 +53,9 @@ def test_the_placement_label_says_why_its_dtype_was_picked() -> None:
 
 def test_this_machines_facts_carry_torchs_own_capability_report() -> None:
     assert cpu_facts().capability == torch.backends.cpu.get_cpu_capability()
+
+
+def test_channels_last_is_used_on_cuda_for_the_unet_and_vae_and_not_on_a_cpu() -> None:
+    gpu = Placement(torch.device("cuda"), torch.float16, "GPU")
+    cpu = Placement(CPU, torch.bfloat16, "avx512_bf16")
+    assert (channels_last_parts(gpu), channels_last_parts(cpu)) == (("unet", "vae"), ())

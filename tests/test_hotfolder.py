@@ -86,7 +86,7 @@ async def test_outputs_hold_a_layered_psd_variant_pngs_with_recipes_the_recipe_a
         drop(tmp_path / "stage", hot / "in")
         await until(lambda: len(names(hot / "done")) == 3, 30, "the job")
     out = hot / "out" / "card"
-    assert names(out) == ["card.contact.png", "card.psd", "card.variant-1.png", "card.variant-2.png",
+    assert names(out) == ["card.c2pa", "card.contact.png", "card.psd", "card.variant-1.png", "card.variant-2.png",
                           "card.variant-3.png", "recipe.json"]
     psd = check_psd(out / "card.psd", variants=3)
     assert [layer.name for layer in list(psd)[1]] == [f"Fill #{i} (seed {39 + i})" for i in (3, 2, 1)]  # bottom to top

@@ -26,8 +26,8 @@ async def test_a_name_of_77_cjk_characters_is_kept_in_every_output(tmp_path: Pat
         drop(tmp_path / "stage", hot / "in")
         await until(lambda: len(names(hot / "done")) == 2, 30, "the long-named job to finish")
     assert names(hot / "out") == [name]
-    assert names(hot / "out" / name) == sorted([f"{name}.contact.png", f"{name}.psd", f"{name}.variant-1.png",
-                                                "recipe.json"])
+    assert names(hot / "out" / name) == sorted([f"{name}.c2pa", f"{name}.contact.png", f"{name}.psd",
+                                                f"{name}.variant-1.png", "recipe.json"])
     assert names(hot / "done") == [f"{name}.mask.png", f"{name}.png"]
     assert names(hot / "processing") == [] and names(hot / "failed") == []
 
@@ -41,8 +41,8 @@ async def test_outputs_of_a_name_too_long_for_them_share_one_shortened_name_and_
         await until(lambda: len(names(hot / "done")) == 2, 30, "the long-named job to finish")
     [short] = names(hot / "out")
     assert shortened(name).fullmatch(short)
-    assert names(hot / "out" / short) == sorted([f"{short}.contact.png", f"{short}.psd", f"{short}.variant-1.png",
-                                                 "recipe.json", "warnings.txt"])
+    assert names(hot / "out" / short) == sorted([f"{short}.c2pa", f"{short}.contact.png", f"{short}.psd",
+                                                 f"{short}.variant-1.png", "recipe.json", "warnings.txt"])
     assert len(f"{short}.variant-1.png".encode()) <= NAME_MAX
     assert name in (hot / "out" / short / "warnings.txt").read_text()
     assert names(hot / "done") == [f"{name}.mask.png", f"{name}.png"]

@@ -42,8 +42,8 @@ def test_an_agent_killed_mid_job_and_restarted_finishes_every_job_exactly_once(t
     assert names(hot / "processing") == [] and names(hot / "failed") == [] and names(hot / "in") == []
     assert names(hot / "out") == jobs
     for name in jobs:
-        assert names(hot / "out" / name) == [f"{name}.contact.png", f"{name}.psd", f"{name}.variant-1.png",
-                                             f"{name}.variant-2.png", "recipe.json"]
+        assert names(hot / "out" / name) == [f"{name}.c2pa", f"{name}.contact.png", f"{name}.psd",
+                                             f"{name}.variant-1.png", f"{name}.variant-2.png", "recipe.json"]
         check_psd(hot / "out" / name / f"{name}.psd", variants=2)
     rows = {r["job_id"]: r for r in journal(db)}
     assert sorted(r["name"] for r in rows.values()) == jobs

@@ -33,6 +33,8 @@ def make(underpaint: Underpaint, mode: Mode, **params: object) -> LayeredResult:
         return underpaint.generate((W, H), **params)
     if mode is Mode.REFINE:
         return underpaint.refine(IMAGE, **params)  # no mask: the whole image is refined
+    if mode is Mode.UPSCALE:  # refined, so the engine's pixels are in it too
+        return underpaint.upscale(IMAGE, factor=1.5, refine=0.5, **params)
     return underpaint.run(mode, IMAGE, MASK, **params)
 
 
@@ -83,8 +85,8 @@ def test_a_classic_result_replays_bit_identically_from_its_own_file(
 @pytest.mark.parametrize("mode", list(Mode))
 def test_a_diffusers_result_replays_bit_identically_from_its_own_file(
         diffusers: Underpaint, tmp_path: Path, mode: Mode, source: str) -> None:
-    first = make(diffusers, mode, variants=2, seed=11, steps=2, strength=0.7 if mode is Mode.REFINE else 1.0,
-                 prompt="a red cat")
+    strength = {"strength": 0.7 if mode is Mode.REFINE else 1.0} if mode is not Mode.UPSCALE else {}
+    first = make(diffusers, mode, variants=2, seed=11, steps=2, prompt="a red cat", **strength)
     again = replay_from(diffusers, save(first, tmp_path), source, first)
     assert_same_pixels(first, again)
 

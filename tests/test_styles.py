@@ -273,8 +273,13 @@ def test_adding_a_style_over_an_existing_one_needs_replace(tmp_path: Path) -> No
 # The handshake
 
 
-async def test_the_welcome_lists_the_styles(settings: Settings, agent: RunningAgent) -> None:
+async def test_the_welcome_lists_the_styles_with_the_fields_each_sets(settings: Settings,
+                                                                      agent: RunningAgent) -> None:
     StyleBook(settings.styles_dir).add(BRAND)
     async with await AgentClient.connect(agent.ws_url, TOKEN) as client:
         assert client.welcome.capabilities.styles == [StyleInfo(name="brand", description="Flat brand look",
-                                                                model="sd15")]
+                                                                model="sd15", sets=BRAND.fields_set())]
+        # Only the fields the style sets travel, so a panel can fill (and mark) exactly those.
+        assert client.welcome.capabilities.styles[0].model_dump(mode="json")["sets"] == {
+            "prompt": "{prompt}, flat vector, brand palette", "negative_prompt": "photo", "model": "sd15",
+            "loras": [{"name": "ink", "weight": 0.7}], "steps": 3, "guidance": 5.0, "scheduler": "ddim"}

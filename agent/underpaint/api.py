@@ -37,7 +37,8 @@ from underpaint.engines.base import CancelToken, Engine, ProgressSink
 from underpaint.imaging.codec import ImageLike, load_image
 from underpaint.jobs.intake import JobRequest
 from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.runtime import build_engines, intake_for
+from underpaint.jobs.runtime import build_engines, credentials_for, intake_for
+from underpaint.results.credentials import SIDECAR_SUFFIX, Credentials, result_provenance, sidecar_manifest
 from underpaint.results.layered import LayeredResult
 from underpaint.results.psd import write_psd
 from underpaint.results.replay import load_replay
@@ -98,6 +99,23 @@ class Underpaint:
             settings = settings.model_copy(update={"engine": next(iter(engines))})
         self.engines = dict(engines) if engines is not None else build_engines(settings)
         self.intake = intake_for(settings, self.engines)
+        self.settings = settings
+
+    @functools.cached_property
+    def credentials(self) -> Credentials:
+        """What the files this Underpaint saves say of how they were made, and who signs it (made on first save,
+        as the agent makes its own at start)."""
+        return credentials_for(self.settings)
+
+    def save_psd(self, result: LayeredResult, path: str | Path) -> Path:
+        """Write `result` as a layered PSD at `path`, with the disclosure and, beside it, its C2PA manifest as the
+        settings ask."""
+        path = Path(path)
+        write_psd(result, path, self.credentials)
+        manifest = sidecar_manifest(path, result_provenance(result, 0, path.name), self.credentials)
+        if manifest is not None:
+            path.with_suffix(SIDECAR_SUFFIX).write_bytes(manifest)
+        return path
 
     def fill(self, image: ImageLike, mask: ImageLike, **params: Any) -> LayeredResult:
         """Fill the selection `mask` of `image` from the prompt."""
@@ -124,6 +142,15 @@ class Underpaint:
     def refine(self, image: ImageLike, mask: ImageLike | None = None, **params: Any) -> LayeredResult:
         """Rework `image` (inside `mask`, or all of it) at `strength`."""
         return self.run(Mode.REFINE, image, mask, **params)
+
+    def upscale(self, image: ImageLike, factor: float | None = None, size: Size | tuple[int, int] | None = None,
+                upscaler: str | None = None, refine: float = 0.0, **params: Any) -> LayeredResult:
+        """`image` made `factor` times larger on each side (or `size`, keeping its aspect ratio) by the registered
+        super-resolution model `upscaler` (none: Lanczos with a light unsharp mask), then re-detailed in tiles
+        at strength `refine` when above 0."""
+        target = None if size is None else _as_size(size)
+        upscale = {"factor": factor, "size": target, "upscaler": upscaler, "refine": refine}
+        return self.run(Mode.UPSCALE, image, upscale=upscale, **params)
 
     def replay(self, path: str | Path, image: ImageLike | None = None, mask: ImageLike | None = None,
                progress: ProgressSink = _quiet, control_images: Sequence[ImageLike] = (),
@@ -190,7 +217,7 @@ class Underpaint:
 
     def _execute(self, spec: JobSpec, progress: ProgressSink, cancel: CancelToken | None) -> LayeredResult:
         engine = self.engines[spec.params.engine or self.intake.default_engine]
-        return run_pipeline(spec, engine, progress, cancel or CancelToken())
+        return run_pipeline(spec, engine, progress, cancel or CancelToken(), upscalers=self.intake.upscalers)
 
 
 def _guided(params: Mapping[str, Any], controls: Sequence[Control] | None,
@@ -289,11 +316,14 @@ def refine(image: ImageLike, mask: ImageLike | None = None, **params: Any) -> La
     return default().refine(image, mask, **params)
 
 
+def upscale(image: ImageLike, factor: float | None = None, size: Size | tuple[int, int] | None = None,
+            upscaler: str | None = None, refine: float = 0.0, **params: Any) -> LayeredResult:
+    return default().upscale(image, factor, size, upscaler, refine, **params)
+
+
 def replay(path: str | Path, image: ImageLike | None = None, mask: ImageLike | None = None) -> LayeredResult:
     return default().replay(path, image, mask)
 
 
 def save_psd(result: LayeredResult, path: str | Path) -> Path:
-    path = Path(path)
-    write_psd(result, path)
-    return path
+    return default().save_psd(result, path)

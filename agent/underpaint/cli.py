@@ -13,10 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from underpaint.cli_common import SetIdType, connect_settings, console, load, run_client, with_client_options, ws_url
+from underpaint.cli_export import EXPORT_COMMANDS
 from underpaint.cli_hotfolder import watch
 from underpaint.cli_jobs import JOB_COMMANDS
 from underpaint.cli_models import models
 from underpaint.cli_styles import styles
+from underpaint.cli_train import train
+from underpaint.cli_verify import describe_credentials, verify
 from underpaint.config import Settings, describe
 from underpaint.version import __version__
 from underpaint.wire.messages import WEBSOCKET_PATH
@@ -50,7 +53,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     import logging
 
     from underpaint.hotfolder.lock import FolderBusy
-    from underpaint.jobs.runtime import build_engines
+    from underpaint.jobs.runtime import build_engines, credentials_for
     from underpaint.server.serve import start_agent
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -60,6 +63,9 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     settings = loaded.settings
     try:
         engines = build_engines(settings)
+        # Here rather than at the first job: a studio's broken certificate path stops the start, and
+        # the local signing pair exists before anything is signed with it.
+        credentials = credentials_for(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     for engine in engines.values():
@@ -78,7 +84,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        _banner(settings, agent.http_url, engines)
+        _banner(settings, agent.http_url, engines, describe_credentials(credentials))
         await stop.wait()
         console.print("Stopping: finishing the running job's bookkeeping...")
         await agent.stop()
@@ -86,7 +92,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     asyncio.run(serve_until_stopped())
 
 
-def _banner(settings: Settings, url: str, engines: dict[str, Any]) -> None:
+def _banner(settings: Settings, url: str, engines: dict[str, Any], credentials: str) -> None:
     console.print(f"[bold]Underpaint {__version__}[/bold] listening on {url} (websocket {url}{WEBSOCKET_PATH})")
     console.print(f"Pairing token: [bold]{settings.token}[/bold]  (paste it into the plugin once)")
     for name, engine in engines.items():
@@ -97,6 +103,7 @@ def _banner(settings: Settings, url: str, engines: dict[str, Any]) -> None:
     console.print(f"Data folder: {settings.data_dir}")
     if settings.hot_folder:
         console.print(f"Hot folder: {settings.hot_folder}")
+    console.print(credentials)
     console.print("Press Ctrl+C to stop.")
 
 
@@ -160,5 +167,5 @@ def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, 
     Console().print(table)
 
 
-for command in (*JOB_COMMANDS, models, styles, watch):
+for command in (*JOB_COMMANDS, *EXPORT_COMMANDS, models, styles, train, watch, verify):
     main.add_command(command)

@@ -28,12 +28,13 @@ def watch(ctx: click.Context, /, folder: Path, log_level: str, **flags: Any) -> 
     """Watch FOLDER: images dropped in FOLDER/in become layered PSDs in FOLDER/out."""
     from underpaint.hotfolder.lock import FolderBusy
     from underpaint.hotfolder.standalone import watch as run_watch
-    from underpaint.jobs.runtime import build_engines
+    from underpaint.jobs.runtime import build_engines, credentials_for
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load(ctx, hot_folder=folder, **flags).settings
     try:
         engines = build_engines(settings)
+        credentials_for(settings)  # a broken certificate path stops the start with its sentence, as `serve` does
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,4 +1,4 @@
-"""`underpaint fill|remove|expand|generate|refine|replay`: jobs through the running agent.
+"""`underpaint fill|remove|expand|generate|refine|upscale|replay`: jobs through the running agent.
 
 Each mode's options are made from the Params definition (the fields MODE_FIELDS
 gives the mode, with their types, ranges and descriptions), so the command line
@@ -37,6 +37,7 @@ from underpaint.cli_common import (
 )
 from underpaint.core import MODE_FIELDS, Margins, Mode, Params, Rect, RequestError, Size
 from underpaint.core.spec import LoraRef
+from underpaint.core.upscale import UpscaleParams
 
 if TYPE_CHECKING:
     from underpaint.client.run_job import ClientJob
@@ -50,7 +51,11 @@ _HELP = {
     Mode.EXPAND: "Grow IMAGE's canvas by --expand and fill the new strips (and MASK, if given).",
     Mode.GENERATE: "Create a new --size image from the prompt.",
     Mode.REFINE: "Rework IMAGE (inside MASK, or all of it) at --strength.",
+    Mode.UPSCALE: "Make IMAGE --factor times larger, or --size, with --upscaler (default: Lanczos and a light "
+                  "unsharp mask), re-detailed in tiles at --refine when above 0.",
 }
+_UPSCALE = "upscale_"
+"""Prefix of the options that make params.upscale (--factor, --size, --upscaler, --refine)."""
 
 
 class MarginsType(click.ParamType[Margins]):
@@ -123,6 +128,8 @@ def _option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     if name == "references":
         return click.option("--reference", name, type=ReferenceType(), multiple=True,
                             help=f"{help_text} {REFERENCE_HELP}")
+    if name == "upscale":
+        return _upscale_options
     if field.annotation is bool:
         # Only the non-default side is an option: `--no-color-match`.
         return click.option(f"--no-{name.replace('_', '-')}", name, flag_value=not field.default, default=None,
@@ -134,9 +141,25 @@ def _option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(flag, name, type=kind, default=None, help=help_text + default)
 
 
+def _upscale_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """params.upscale's fields as options of their own, described as UpscaleParams declares them."""
+    fields = UpscaleParams.model_fields
+    kinds: dict[str, click.ParamType[Any]] = {"factor": click.FLOAT, "size": SizeType(), "upscaler": click.STRING,
+                                              "refine": click.FLOAT}
+    for name in reversed(("factor", "size", "upscaler", "refine")):
+        function = click.option(f"--{name}", _UPSCALE + name, type=kinds[name], default=None,
+                                help=fields[name].description)(function)
+    return function
+
+
 def _params(given: dict[str, Any]) -> Params:
     # Only the options given are set on Params (its model_fields_set): a style fills every field a job leaves unset.
-    values = {name: value for name, value in given.items() if value is not None and value != ()}
+    values = {name: value for name, value in given.items() if value is not None and value != ()
+              and not name.startswith(_UPSCALE)}
+    upscale = {name.removeprefix(_UPSCALE): value for name, value in given.items()
+               if name.startswith(_UPSCALE) and value is not None}
+    if upscale:
+        values["upscale"] = upscale
     for name in ("controls", "references"):
         if name in values:
             values[name] = tuple(guide.ref for guide in values[name])
@@ -279,6 +302,7 @@ remove = _job_command(Mode.REMOVE, image=True, mask="required")
 expand = _job_command(Mode.EXPAND, image=True, mask="optional")
 generate = _job_command(Mode.GENERATE, image=False, mask=None)
 refine = _job_command(Mode.REFINE, image=True, mask="optional")
+upscale = _job_command(Mode.UPSCALE, image=True, mask=None)
 
 
 @click.command()
@@ -307,7 +331,7 @@ def replay(ctx: click.Context, /, result_file: Path, image: Path | None, mask: P
     submit_and_report(ctx, request, out, as_json, host, port)
 
 
-JOB_COMMANDS = (fill, remove, expand, generate, refine, replay)
+JOB_COMMANDS = (fill, remove, expand, generate, refine, upscale, replay)
 
 
 def submit_and_report(ctx: click.Context, request: ClientJob, out: Path, as_json: bool, host: str | None,

@@ -13,6 +13,9 @@ from rich.table import Table
 from underpaint.cli_common import console, load
 from underpaint.core.conditioning import ControlKind
 
+UPSCALER = "upscaler"
+"""The --kind that registers a super-resolution model."""
+
 
 def _registry(ctx: click.Context) -> Any:
     from underpaint.engines.diffusers.registry import ModelRegistry
@@ -31,13 +34,15 @@ def _what(entry: Any) -> str:
         return "IP-Adapter"
     if entry.role == "preprocessor":
         return f"{entry.control_kind} preprocessor"
+    if entry.role == "upscaler":
+        return "upscaler"
     return "LoRA" if entry.role == "lora" else "model"
 
 
 @click.group()
 def models() -> None:
-    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants), LoRAs and
-    ControlNets."""
+    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants), LoRAs,
+    ControlNets and super-resolution upscalers."""
 
 
 @models.command("list")
@@ -73,9 +78,11 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
 @click.option("--native", nargs=3, type=int, default=None, metavar="MIN MAX PIXELS",
               help="Override the working sizes: long side min and max, most pixels (fine-tunes at other sizes).")
 @click.option("--allow-ckpt", is_flag=True, help="Accept a pickle .ckpt (it can run code: only from a trusted source).")
-@click.option("--kind", "control_kind", type=click.Choice([kind.value for kind in ControlKind]), default=None,
-              help="For a ControlNet: the kind of control image it was trained on (its weights do not say). "
-              "For a preprocessor model: the kind of map it makes (read from its config; depth or segmentation).")
+@click.option("--kind", "control_kind", type=click.Choice([*(kind.value for kind in ControlKind), UPSCALER]),
+              default=None, help="For a ControlNet: the kind of control image it was trained on (its weights do not "
+              "say). For a preprocessor model: the kind of map it makes (read from its config; depth or "
+              f"segmentation). '{UPSCALER}': a super-resolution model (.pth or .safetensors; ESRGAN, Real-ESRGAN, "
+              "SwinIR, HAT, DAT, ...: spandrel detects which).")
 @click.option("--image-encoder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="For an IP-Adapter: its CLIP image encoder folder (default: the image_encoder folder beside it).")
 @click.pass_context
@@ -86,7 +93,8 @@ def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
     checkpoint, a .safetensors LoRA (kohya or diffusers format), a ControlNet (a diffusers folder or one
     .safetensors, with --kind), an IP-Adapter (its .safetensors, or a folder holding one, with the image_encoder
     folder beside it or --image-encoder), or a preprocessor model that makes control maps (a transformers
-    depth-estimation or ADE20K segmentation folder); which it is, and its architecture, is read from the weights
+    depth-estimation or ADE20K segmentation folder), or with --kind upscaler a super-resolution model (.pth or
+    .safetensors); which it is, and its architecture, is read from the weights
     and configs."""
     from underpaint.engines.diffusers.checkpoint import ModelFileError
     from underpaint.engines.diffusers.registry import RegistryError, make_entry
@@ -94,9 +102,10 @@ def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
     registry = _registry(ctx)
     try:
         with console.status(f"Checking and hashing {path}..."):
+            upscaler = control_kind == UPSCALER
             entry = make_entry(name, path, config=config_source, native=native or None, allow_ckpt=allow_ckpt,
-                               control_kind=ControlKind(control_kind) if control_kind else None,
-                               image_encoder=image_encoder)
+                               control_kind=ControlKind(control_kind) if control_kind and not upscaler else None,
+                               image_encoder=image_encoder, upscaler=upscaler)
         registry.put(entry)
     except (RegistryError, ModelFileError) as exc:
         raise _fail(exc) from None

@@ -53,6 +53,18 @@ class Settings(BaseModel):
                                        description="Seconds an HTTP connection may take to send a request's headers.")
     result_max_age_days: float = Field(default=14.0, gt=0)
     result_max_total_mb: float = Field(default=4096.0, gt=0)
+    presets_folder: Path | None = Field(default=None, description="A team's delivery preset files (TOML or JSON), "
+                                        "adding to and overriding the built-ins (default: data_dir/presets).")
+    # Content Credentials (README: Content Credentials): what every written file says of how it was made.
+    iptc_disclosure: bool = Field(default=True, description="IPTC DigitalSourceType (made or edited with AI) "
+                                  "in every file's XMP.")
+    c2pa_manifest: bool = Field(default=True, description="A signed C2PA manifest in every PNG, JPEG, WebP, TIFF "
+                                "and AVIF; off: none is embedded (the IPTC disclosure stays unless it is off too).")
+    c2pa_certificate: Path | None = Field(default=None, description="The studio's signing certificate chain (PEM, "
+                                          "signer first); default: a local pair made in data_dir/credentials.")
+    c2pa_private_key: Path | None = Field(default=None, description="The private key (PEM) of c2pa_certificate.")
+    c2pa_trust_anchors: Path | None = Field(default=None, description="CA certificates (PEM) whose signers "
+                                            "`underpaint verify` reports as trusted.")
     hot_folder: Path | None = None
     hot_folder_poll: float | None = Field(default=None, gt=0, description="Poll every N s instead of OS events.")
     hot_folder_stable_seconds: float = Field(default=2.0, gt=0, description="Unchanged this long = complete.")
@@ -65,7 +77,8 @@ class Settings(BaseModel):
     dtype: str = Field(default="auto", description="auto (fp16 on GPUs; bf16 on CPUs with native bf16, AMX or "
                        "AVX512-BF16; else fp32), fp16, bf16 or fp32.")
     cpu_offload: bool = False
-    compile: bool = False
+    compile: bool = Field(default=False, description="torch.compile the UNet: faster steps after minutes of "
+                          "warm-up per working size, kept in data_dir/compile-cache for the next start.")
     offline: bool = False
     max_loaded_models: int = Field(default=2, ge=1)
 
@@ -80,6 +93,24 @@ class Settings(BaseModel):
     @property
     def styles_dir(self) -> Path:
         return self.data_dir / "styles"
+
+    @property
+    def training_dir(self) -> Path:
+        """One folder per training job: its copy of the dataset, checkpoints, samples, the LoRA and its report."""
+        return self.data_dir / "training"
+
+    @property
+    def datasets_dir(self) -> Path:
+        """Dataset folders a `train` request may name (the only folders it may make the agent read)."""
+        return self.data_dir / "datasets"
+
+    @property
+    def credentials_dir(self) -> Path:
+        return self.data_dir / "credentials"
+
+    @property
+    def presets_dir(self) -> Path:
+        return self.presets_folder or self.data_dir / "presets"
 
     @property
     def models_path(self) -> Path:

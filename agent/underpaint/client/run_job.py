@@ -63,7 +63,7 @@ async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
                             set_id=request.set_id)
         outcome = await client.follow(job_id, on_event)
     summary: dict[str, Any] = {"job_id": job_id, "state": outcome.state}
-    if outcome.done is None:
+    if outcome.done is None or outcome.done.downloads is None:
         if outcome.error is not None:
             summary |= {"code": outcome.error.code, "message": outcome.error.message}
         return summary

@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     NO_USABLE_IMAGES = "no_usable_images"
     TOO_FEW_IMAGES = "too_few_images"
     BAD_TRAINING = "bad_training"
+    BAD_CREDENTIALS = "bad_credentials"
     QUEUE_FULL = "queue_full"
     CLIENT_QUEUE_FULL = "client_queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"

@@ -6,8 +6,10 @@ fields: `mode`, `params` (the Params model, controls, references and style
 included) and paths relative to the sidecar, which must stay inside the hot
 folder: `mask`, `control_images` (one per `params.controls`, null for a
 control derived from the source) and `reference_images` (one per
-`params.references`). A `recipe.json` written by any Underpaint result is
-accepted as a sidecar too: its engine, model, mode and params are reused.
+`params.references`), and `delivery`, the delivery presets the finished
+variants are also written as (into out/<name>/delivery/). A `recipe.json`
+written by any Underpaint result is accepted as a sidecar too: its engine,
+model, mode and params are reused.
 The job's sidecar is the top of a stack of recipe files: `DIR/defaults.json`,
 then a set's `set.json`, then the sidecar, each in the same format; the upper
 one wins, key by key inside `params`, and each path list comes whole from the
@@ -32,6 +34,7 @@ from underpaint.core.errors import request_error_from
 from underpaint.imaging.canvas import request_geometry
 from underpaint.imaging.codec import to_array
 from underpaint.jobs.intake import Intake, JobRequest
+from underpaint.results.delivery.library import PresetLibrary
 from underpaint.results.recipe import ModelRef, pixels_sha256
 
 from .layout import READY_MARKER, classify, is_ignored
@@ -57,6 +60,7 @@ class Sidecar(BaseModel):
     control_images: list[str | None] | None = None
     reference_images: list[str] | None = None
     params: dict[str, Any] = {}
+    delivery: list[str] | None = None
     engine: str | None = None
     model: ModelRef | str | None = None
     underpaint: str | None = None
@@ -67,6 +71,8 @@ class Sidecar(BaseModel):
     mask_sha256: str | None = None
     style: str | None = None
     set_id: str | None = None
+    sent_document: dict[str, Any] | None = None
+    sent_region: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,12 +158,14 @@ def files_named_by(recipes: list[Path]) -> set[Path]:
 
 
 def build_job(job_id: str, name: str, files: JobFiles, root: Path, below: list[RecipeFile], intake: Intake,
-              set_id: str | None = None) -> BuiltJob:
+              set_id: str | None = None, presets: PresetLibrary | None = None) -> BuiltJob:
     """The JobSpec for one claimed job, or HotFolderError saying why not. `below` are the recipe files
     under the job's own sidecar (defaults.json, set.json), lowest first; `set_id` the set it belongs to.
 
     A recipe whose image hash matches the dropped image is a replay: its document and region
-    (the request's, before any Expand) are honoured so the result comes out pixel for pixel.
+    (the request's, before any Expand) are honoured so the result comes out pixel for pixel. The upper
+    recipe's `delivery` list names the delivery presets (checked against `presets` here, before the job runs)
+    its finished variants are also written as.
     """
     layers = [_Layer(_read_sidecar(f.path, f.path.name), f.bases) for f in below if f.path.is_file()]
     if files.recipe:
@@ -195,6 +203,9 @@ def build_job(job_id: str, name: str, files: JobFiles, root: Path, below: list[R
                "height": height, "document": document.model_dump(), "region": region.model_dump(),
                "control_images": [None if path is None else str(path) for path in control_paths],
                "reference_images": [str(path) for path in reference_paths], "set_id": set_id}
+    delivery = _delivery(sidecars, presets)
+    if delivery:
+        request["delivery"] = delivery
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
     job = JobRequest(job_id, mode, params, document, region, _size(image), _size(mask),
                      tuple(_size(array) for array in controls), reference_sizes, set_id)
@@ -203,6 +214,17 @@ def build_job(job_id: str, name: str, files: JobFiles, root: Path, below: list[R
     except RequestError as exc:
         raise HotFolderError(exc.code, exc.message) from None
     return BuiltJob(spec, engine_name, request, digest)
+
+
+def _delivery(sidecars: list[Sidecar], presets: PresetLibrary | None) -> list[str]:
+    names = next((s.delivery for s in reversed(sidecars) if s.delivery is not None), None) or []
+    for name in names:
+        try:
+            if presets is not None:
+                presets.get(name)
+        except RequestError as exc:
+            raise HotFolderError(exc.code, f"The recipe's delivery list: {exc.message}") from None
+    return names
 
 
 def _mask_path(layers: list[_Layer], files: JobFiles, root: Path) -> Path | None:
@@ -238,8 +260,11 @@ def _geometry(recipe: Sidecar | None, image: np.ndarray, mode: Mode, params: Par
         return whole
     if pixels_sha256(image) != recipe.image_sha256:
         return whole
+    # An upscale's recipe keeps the upscaled geometry, and the geometry as sent beside it.
+    sent = recipe.sent_document is not None and recipe.sent_region is not None
     try:
-        document, region = Size.model_validate(recipe.document), Rect.model_validate(recipe.region)
+        document = Size.model_validate(recipe.sent_document if sent else recipe.document)
+        region = Rect.model_validate(recipe.sent_region if sent else recipe.region)
     except ValidationError as exc:
         raise HotFolderError("invalid_recipe", f"The recipe's geometry is invalid: {_first_problem(exc)}.") from None
     if mode is Mode.EXPAND and params.expand is not None:

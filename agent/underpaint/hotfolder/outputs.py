@@ -21,6 +21,10 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from underpaint.core import ErrorCode, RequestError
+from underpaint.results.credentials import DISCLOSURE_ONLY, Credentials, disclose
+from underpaint.results.delivery.export import credentials_stamp, deliver, read_variant
+from underpaint.results.delivery.preset import Preset
 from underpaint.results.png import encode_png
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import SavedResult
@@ -35,6 +39,7 @@ NAME_MAX = 255
 """Bytes of UTF-8 in one file name on Linux and macOS; NTFS counts UTF-16 units, never more than these bytes."""
 WARNINGS_FILE = "warnings.txt"
 ERROR_SUFFIX = ".error.json"
+DELIVERY_DIR = "delivery"
 
 
 def fit_name(stem: str, suffix: str = "") -> str:
@@ -67,19 +72,39 @@ def reserve_out_dir(out: Path, name: str) -> Path:
     raise RuntimeError(f"no free output folder name for {name!r}")
 
 
-def write_outputs(saved: SavedResult, recipe: Recipe, out_dir: Path, stem: str, warnings: list[str]) -> list[Path]:
-    """Copy the agent's result files into out_dir named after `stem`, add a contact sheet, and, when the job
-    had any, its warnings (the `done` message's, one per line)."""
+def write_outputs(saved: SavedResult, recipe: Recipe, out_dir: Path, stem: str, warnings: list[str],
+                  credentials: Credentials = DISCLOSURE_ONLY) -> list[Path]:
+    """Copy the agent's result files into out_dir named after `stem`, add a contact sheet (disclosing, as
+    `credentials` allow, how its variants were made), and, when the job had any, its warnings (the `done`
+    message's, one per line)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [_copy(saved.psd, out_dir / f"{stem}.psd")]
+    if saved.manifest is not None:  # the PSD's C2PA manifest, named after it as readers look for it
+        written.append(_copy(saved.manifest, out_dir / f"{stem}{saved.manifest.suffix}"))
     written += [_copy(path, out_dir / f"{stem}.variant-{i + 1}.png") for i, path in enumerate(saved.variants)]
     written.append(_copy(saved.recipe, out_dir / "recipe.json"))
     sheet = contact_sheet([_read_rgba(path) for path in saved.variants], recipe.seeds)
-    data = encode_png(sheet, recipe)
+    data = disclose(encode_png(sheet, recipe), "png", recipe, credentials)
     written.append(_write_bytes(out_dir / f"{stem}.contact.png", data))
     if warnings:
         written.append(_write_bytes(out_dir / WARNINGS_FILE, "".join(f"{w}\n" for w in warnings).encode()))
     return written
+
+
+def write_delivery(saved: SavedResult, out_dir: Path, stem: str, presets: list[Preset],
+                   credentials: Credentials) -> list[str]:
+    """Every variant as each preset's file in out_dir/delivery/, named by the presets' patterns with `stem` as
+    {name}, with `credentials`; returns what the job's warnings should add (a variant enlarged for a preset)."""
+    unnumbered = [preset.name for preset in presets if "{variant}" not in preset.naming]
+    if len(saved.variants) > 1 and unnumbered:
+        raise RequestError(ErrorCode.BAD_PRESET, f"The job has {len(saved.variants)} variants, but the naming of "
+                           f"{', '.join(unnumbered)} has no {{variant}}, so they would overwrite each other.")
+    warnings: list[str] = []
+    for index, path in enumerate(saved.variants):
+        variant = read_variant(path, index)
+        stamp = credentials_stamp(credentials, variant, path)
+        warnings += deliver(variant, presets, out_dir / DELIVERY_DIR, stem, stamp).warnings
+    return warnings
 
 
 def contact_sheet(variants: list[np.ndarray], seeds: list[int]) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -30,14 +31,25 @@ from underpaint.config import Settings
 from underpaint.core import ErrorCode, RequestError
 from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
+from underpaint.results.delivery.library import PresetLibrary
+from underpaint.results.delivery.preset import Preset
 from underpaint.wire.messages import Cancelled, Done, Error, Progress
 
 from .intake import BuiltJob, HotFolderError, RecipeFile, build_job, find_files
 from .journal import Journal, JournalRow
 from .layout import Group, Layout, Tracker, classify, new_id
 from .lock import FolderLock
-from .outputs import move_in, move_originals, output_stem, reserve_out_dir, write_error, write_outputs
+from .outputs import (
+    move_in,
+    move_originals,
+    output_stem,
+    reserve_out_dir,
+    write_delivery,
+    write_error,
+    write_outputs,
+)
 from .sets import Sets
+from .training import HotTrainings, is_training
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4
@@ -66,6 +78,7 @@ class HotFolder:
         self._pump: asyncio.Task[None] | None = None
         self._observer: BaseObserver | None = None
         self._stopping = False
+        self.trainings = HotTrainings(self.layout, manager, self._spawn)
 
     # lifecycle
 
@@ -134,6 +147,10 @@ class HotFolder:
             if not self._has_room() or self._pending:
                 claimed_all = False
                 break
+            if is_training(self.layout, group):
+                self.tracker.forget(group.members)
+                self.trainings.claim(group)
+                continue
             if self._sets().is_set(group):
                 self.tracker.forget(group.members)
                 self._pending.extend(self._sets().claim(group))
@@ -234,7 +251,8 @@ class HotFolder:
         below = [RecipeFile(self.layout.defaults, (self.layout.root,))]
         if row.set_id is not None:
             below.append(self._sets().recipe(row.set_id))
-        return build_job(agent_id, row.name, files, self.layout.root, below, self.manager.intake, row.set_id)
+        return build_job(agent_id, row.name, files, self.layout.root, below, self.manager.intake, row.set_id,
+                         PresetLibrary(self.settings.presets_dir))
 
     def _on_event(self, job_id: str, agent_id: str, event: Event) -> None:
         if self._stopping:
@@ -268,13 +286,28 @@ class HotFolder:
         try:
             out_dir = Path(row.out_dir) if row.out_dir else reserve_out_dir(self._sets().destinations(row)[0], stem)
             journal.set_out_dir(job_id, out_dir)
-            await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, stem, warnings)
+            presets = self._delivery(agent_id)
+            if presets:
+                warnings += await asyncio.to_thread(write_delivery, job.saved, out_dir, stem, presets,
+                                                    self.manager.store.credentials)
+            await asyncio.to_thread(write_outputs, job.saved, done.recipe, out_dir, stem, warnings,
+                                    self.manager.store.credentials)
+        except RequestError as exc:  # a delivery preset edited since intake, or a target size out of reach
+            await self._fail(job_id, exc.code, exc.message)
+            return
         except OSError as exc:
             await self._fail(job_id, "write_failed", f"The agent could not write this job's outputs ({_why(exc)}); "
                              "once out/ can take them, move the originals back into in/ to try again.")
             return
         journal.set_state(job_id, "finishing")
         await self._file_done(row)
+
+    def _delivery(self, agent_id: str) -> list[Preset]:
+        """The delivery presets the job's recipe listed (`delivery`, kept with its request)."""
+        row = self.manager.history.get(agent_id)
+        names = json.loads(row["request_json"]).get("delivery", []) if row is not None else []
+        library = PresetLibrary(self.settings.presets_dir)
+        return [library.get(name) for name in names]
 
     async def _file_done(self, row: JournalRow) -> None:
         try:
@@ -349,7 +382,7 @@ class HotFolder:
             elif row.state == "failing":
                 self._spawn(self._fail(row.job_id, row.error_code or ErrorCode.INTERNAL, row.error_message or ""))
         set_folders, split_off = self._sets().recover()
-        known |= set_folders | set(split_off)
+        known |= set_folders | set(split_off) | self.trainings.recover()
         self._pending.extend(split_off)
         for entry in sorted(self.layout.processing.iterdir()):
             if entry.name in known:

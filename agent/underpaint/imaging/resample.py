@@ -6,6 +6,7 @@ they need more pixels than a result has.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -25,3 +26,17 @@ def enlarge(pixels: np.ndarray, size: Size) -> np.ndarray:
         sharp.putalpha(resized.getchannel("A"))
         return np.asarray(sharp)
     return np.asarray(resized.filter(sharpen))
+
+
+def blocks(image: np.ndarray, size: Size) -> np.ndarray:
+    """`image` enlarged to `size` by nearest neighbour, sampling pixel centres: every source pixel lands on at
+    least one output pixel, so `block_centres` gives `image` back exactly (an upscale's PSD keeps its source so)."""
+    # INTER_NEAREST_EXACT samples source pixel floor((x + 0.5) * width / size.width), as PIL's nearest does.
+    enlarged: np.ndarray = cv2.resize(image, (size.width, size.height), interpolation=cv2.INTER_NEAREST_EXACT)
+    return enlarged
+
+
+def block_centres(enlarged: np.ndarray, size: Size) -> np.ndarray:
+    """The `size` image `blocks` enlarged into `enlarged`: the pixel at each block's centre."""
+    # Going down, output pixel i samples floor((i + 0.5) * W / w), which lies inside block i whenever w < W.
+    return blocks(enlarged, size)

@@ -19,11 +19,13 @@ from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.core.geometry import Margins
 from underpaint.engines.base import Engine
+from underpaint.engines.upscalers.book import Upscalers
 from underpaint.imaging.canvas import check_expand, expanded_region
+from underpaint.jobs.upscale_plan import check_upscale, check_upscale_pixels
 from underpaint.results.recipe import pixels_sha256
 from underpaint.styles import Resolved, StyleBook, resolve_style
 
-NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE})
+NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE, Mode.UPSCALE})
 NEEDS_MASK = frozenset({Mode.FILL, Mode.REMOVE})
 
 
@@ -48,13 +50,15 @@ class JobRequest:
 
 @dataclass(frozen=True)
 class Intake:
-    """The checks, over the agent's engines; a job naming a style has it resolved from `styles` first."""
+    """The checks, over the agent's engines; a job naming a style has it resolved from `styles` first, an
+    upscale naming an upscaler has it checked and pinned in `upscalers`."""
 
     engines: Mapping[str, Engine]
     default_engine: str
     max_pixels: int
     max_variants: int
     styles: StyleBook | None = None
+    upscalers: Upscalers | None = None
 
     def resolve(self, params: Params, job_id: str | None = None) -> tuple[str, EngineCapabilities]:
         """The engine a job with `params` runs on, and its capabilities for the job's model."""
@@ -102,7 +106,12 @@ class Intake:
         job = request.job_id
         name, caps = self.resolve(request.params, job)
         params = pin(self.engines[name], request.params, job)
-        check_mode(request.mode, caps, job)
+        if request.mode is Mode.UPSCALE:
+            # An upscale is the agent's own work; the engine only refines, when asked to.
+            check_upscale_pixels(check_upscale(params, request.region, caps, job), self.max_pixels, job)
+            params = self._pin_upscaler(params, job)
+        else:
+            check_mode(request.mode, caps, job)
         check_region(request.region, request.document, job)
         self._check_pixels(request.region, "region", job)
         if request.params.variants > self.max_variants:
@@ -154,6 +163,15 @@ class Intake:
             client=client, input_warnings=tuple(notes), control_images=tuple(control_images),
             reference_images=tuple(reference_images), style=style, set_id=request.set_id,
         )
+
+    def _pin_upscaler(self, params: Params, job_id: str) -> Params:
+        upscale = params.upscale
+        if upscale is None or upscale.upscaler is None:
+            return params
+        if self.upscalers is None:
+            raise RequestError(ErrorCode.UNKNOWN_UPSCALER,
+                               f"No upscaler named '{upscale.upscaler}': this agent keeps no upscalers.", job_id)
+        return params.model_copy(update={"upscale": self.upscalers.pin(upscale, job_id)})
 
     def _check_pixels(self, rect: Rect, what: str, job_id: str) -> None:
         if rect.area > self.max_pixels:

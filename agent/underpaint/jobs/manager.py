@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
 from underpaint.jobs.pipeline import run_pipeline
 from underpaint.jobs.queue import FairQueue, OwnerFull, QueueFull
+from underpaint.jobs.training import TRAINING_MODE, DeviceTurn, Trainings
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import ResultStore, SavedResult
@@ -70,6 +71,8 @@ class Job:
     state: str = "queued"
     saved: SavedResult | None = None
     files_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    work: Callable[[Job], Coroutine[Any, Any, None]] | None = None
+    """Work other than the pipeline (a training, jobs/training.py): the worker starts it and moves on."""
 
     @property
     def job_id(self) -> str:
@@ -109,6 +112,10 @@ class JobManager:
         self.queue: FairQueue[Job] = FairQueue(queue_size)
         self.jobs: dict[str, Job] = {}
         self.running: Job | None = None
+        self.turn = DeviceTurn()
+        self.closing = False
+        self.trainings: Trainings | None = None
+        """Set by the agent's wiring (jobs/runtime.py) where trainings can run."""
         self._finished: deque[Job] = deque()
         self._engine_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-engine")
         self._sink_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-sinks")
@@ -135,8 +142,10 @@ class JobManager:
         self.store.cleanup()
 
     async def close(self) -> None:
-        if self.running:
-            self.running.cancel.cancel()
+        self.closing = True
+        for job in self.jobs.values():
+            if job.state == "running":
+                job.cancel.cancel()
         if self._worker:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
@@ -148,12 +157,13 @@ class JobManager:
     # front-door API
 
     def submit(self, spec: JobSpec, engine: str, owner: str, digest: str, request: dict[str, Any],
-               result_format: ResultFormat = "raw", previews: bool = False, owner_limit: int | None = None) -> Job:
+               result_format: ResultFormat = "raw", previews: bool = False, owner_limit: int | None = None,
+               work: Callable[[Job], Coroutine[Any, Any, None]] | None = None) -> Job:
         """Queue a new job under a free id (see `claim`); a retry replaces its id's failed run.
         `owner_limit` caps the owner's waiting jobs; None (the agent's own front doors) leaves it open."""
         if not self.is_free(spec.job_id):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
-        job = Job(spec, engine, owner, digest, result_format, previews)
+        job = Job(spec, engine, owner, digest, result_format, previews, work=work)
         try:
             self.queue.put(owner, job.job_id, job, owner_limit)
         except OwnerFull:
@@ -170,8 +180,8 @@ class JobManager:
             ) from None
         self._forget_failed_run(spec.job_id)
         self.jobs[job.job_id] = job
-        self.history.add(job.job_id, spec.mode, spec.params.prompt, spec.params.variants, spec.client,
-                         spec.source, request, digest, spec.set_id)
+        self.history.add(job.job_id, TRAINING_MODE if work else spec.mode, spec.params.prompt,
+                         spec.params.variants, spec.client, spec.source, request, digest, spec.set_id)
         position = self.queue.position(job.job_id) or 0
         job.log.append(lambda seq: Accepted(job_id=job.job_id, seq=seq, queue_position=position))
         self._archive(job)
@@ -264,6 +274,9 @@ class JobManager:
     async def _work(self) -> None:
         while True:
             job = await self.queue.get()
+            if job.work is not None:
+                self._spawn(job.work(job))
+                continue
             self.running = job
             try:
                 await self._run(job)
@@ -296,7 +309,9 @@ class JobManager:
         started = time.monotonic()
         try:
             result = await loop.run_in_executor(
-                self._engine_thread, run_pipeline, job.spec, engine, progress, job.cancel, on_layer
+                self._engine_thread, self.turn.interactive, run_pipeline, job.spec, engine, progress, job.cancel,
+                on_layer,
+                self.intake.upscalers,
             )
         except JobCancelled:
             self._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))

@@ -20,12 +20,14 @@ from underpaint.engines.base import (
     ProgressSink,
     WorkItem,
 )
+from underpaint.engines.upscalers.book import Upscalers
 from underpaint.imaging.canvas import check_expand, expand_canvas
 from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.control_maps import prepare_controls
 from underpaint.imaging.planner import plan_job
 from underpaint.imaging.references import reference_rgb
 from underpaint.jobs.intake import JobRequest, check_guides, check_mode, check_region, pin
+from underpaint.jobs.upscale import run_upscale
 from underpaint.results.guides import Guides
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
 from underpaint.results.recipe import ModelRef, Recipe, pixels_sha256
@@ -37,12 +39,16 @@ def run_pipeline(
     progress: ProgressSink,
     cancel: CancelToken,
     on_layer: Callable[[VariantLayer], None] | None = None,
+    upscalers: Upscalers | None = None,
 ) -> LayeredResult:
-    """Run `spec` on `engine`; each layer goes to `on_layer` as soon as its variant is ready.
+    """Run `spec` on `engine`; each layer goes to `on_layer` as soon as its variant is ready. An upscale
+    enlarges with the super-resolution models of `upscalers` (jobs.upscale).
 
     Raises RequestError for input the job cannot run on, EngineError when the
     engine misbehaves, JobCancelled when `cancel` is set.
     """
+    if spec.mode is Mode.UPSCALE:
+        return run_upscale(spec, engine, upscalers, progress, cancel, on_layer)
     caps = engine.capabilities_for(spec.params.model)
     check_mode(spec.mode, caps, spec.job_id)
     check_region(spec.region, spec.document, spec.job_id)

@@ -12,9 +12,12 @@ from contextlib import asynccontextmanager
 from underpaint.config import Settings
 from underpaint.engines.base import Engine
 from underpaint.engines.classic import ClassicEngine
+from underpaint.engines.upscalers.book import Upscalers
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
 from underpaint.jobs.manager import JobManager
+from underpaint.jobs.training import Trainings
+from underpaint.results.credentials import Credentials, configured_credentials
 from underpaint.results.store import ResultStore
 from underpaint.styles import StyleBook
 
@@ -56,7 +59,8 @@ def build_diffusers(settings: Settings) -> Engine | None:
 
     try:
         options = LoadOptions(placement(settings.device, settings.dtype), offload=settings.cpu_offload,
-                              compile=settings.compile, offline=settings.offline)
+                              compile=settings.compile, offline=settings.offline,
+                              compile_cache=settings.data_dir / "compile-cache")
         return DiffusersEngine(registry, default, options, settings.max_loaded_models)
     except (RegistryError, ModelFileError) as exc:
         raise ValueError(str(exc)) from None
@@ -64,19 +68,38 @@ def build_diffusers(settings: Settings) -> Engine | None:
 
 def intake_for(settings: Settings, engines: Mapping[str, Engine]) -> Intake:
     return Intake(engines, settings.engine, settings.max_pixels, settings.max_variants,
-                  StyleBook(settings.styles_dir))
+                  StyleBook(settings.styles_dir), upscalers_for(settings))
+
+
+def upscalers_for(settings: Settings) -> Upscalers:
+    """The registered super-resolution models, run where the diffusers engine would run (`device`, `dtype`)."""
+    from underpaint.engines.diffusers.registry import ModelRegistry
+
+    return Upscalers(ModelRegistry(settings.models_path), settings.device, settings.dtype)
+
+
+def credentials_for(settings: Settings) -> Credentials:
+    """What the files of an agent with `settings` say of how they were made, and who signs it.
+    Raises CredentialsError (a ValueError, code bad_credentials) for settings that cannot be used."""
+    return configured_credentials(settings.iptc_disclosure, settings.c2pa_manifest, settings.c2pa_certificate,
+                                  settings.c2pa_private_key, settings.c2pa_trust_anchors, settings.credentials_dir)
 
 
 @asynccontextmanager
 async def running_jobs(settings: Settings, engines: Mapping[str, Engine]) -> AsyncIterator[JobManager]:
     """A started JobManager over the settings' history and result folder; closed on the way out."""
     history = HistoryStore(settings.history_path)
-    store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb)
+    store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb,
+                        credentials_for(settings))
     manager = JobManager(intake_for(settings, engines), store, history, settings.queue_size, settings.chunk_bytes,
                          resume_bytes=int(settings.resume_memory_mb * 1024 * 1024))
+    manager.trainings = Trainings(manager, settings.models_path, StyleBook(settings.styles_dir),
+                                  settings.training_dir, settings.device, settings.model)
     try:
         await manager.start()
+        manager.trainings.resume_interrupted()
         yield manager
     finally:
         await manager.close()
+        manager.trainings.close()
         history.close()

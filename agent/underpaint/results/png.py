@@ -26,6 +26,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from underpaint.imaging.blend import blend_masked
 from underpaint.imaging.codec import raw_bytes
+from underpaint.results.credentials import DISCLOSURE_ONLY, Credentials, result_provenance, stamp
 from underpaint.results.guides import Guides, decode_guides, encode_guides
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import RECIPE_KEY, Recipe
@@ -94,8 +95,9 @@ def flatten_visible(result: LayeredResult) -> np.ndarray:
     return composite_layers(result, [layer for layer in reversed(result.layers) if layer.visible])
 
 
-def variant_png(result: LayeredResult, index: int) -> bytes:
-    """Variant `index` flattened, as a PNG with the recipe, the selection and the source."""
+def variant_png(result: LayeredResult, index: int, credentials: Credentials = DISCLOSURE_ONLY) -> bytes:
+    """Variant `index` flattened, as a PNG with the recipe, the selection and the source, stamped
+    with what `credentials` allow (results/credentials: disclosure, parameters text, manifest)."""
     flat = flatten_variant(result, index)
     chunks: dict[bytes, bytes] = {}
     if result.selection is not None:
@@ -104,7 +106,7 @@ def variant_png(result: LayeredResult, index: int) -> bytes:
         chunks[SOURCE_CHUNK] = zlib.compress(np.bitwise_xor(flat, result.source).data, 1)
     if not result.guides.empty:
         chunks[GUIDES_CHUNK] = encode_guides(result.guides)
-    return encode_png(flat, result.recipe, chunks)
+    return stamp(encode_png(flat, result.recipe, chunks), "png", result_provenance(result, index), credentials)
 
 
 def encode_png(rgba: np.ndarray, recipe: Recipe | None, chunks: Mapping[bytes, bytes] | None = None) -> bytes:

@@ -44,6 +44,7 @@ from psd_tools.psd.image_resources import (
     ImageResource,
 )
 
+from underpaint.results.credentials import DISCLOSURE_ONLY, Credentials, disclosure_xmp
 from underpaint.results.guides import Guides, decode_guides, encode_guides
 from underpaint.results.layered import LayeredResult
 from underpaint.results.png import base_image, flatten_visible
@@ -59,7 +60,9 @@ _MAX_NAME = 255  # PSD layer names are Pascal strings / luni blocks capped at 25
 GUIDES_RESOURCE = 4000
 
 
-def write_psd(result: LayeredResult, path: Path) -> None:
+def write_psd(result: LayeredResult, path: Path, credentials: Credentials = DISCLOSURE_ONLY) -> None:
+    """The PSD of `result` at `path`; its XMP also discloses how it was made when `credentials`
+    allow (PSD takes no C2PA manifest: see results/credentials)."""
     region = result.region
     if region.area == 0:
         raise ValueError("cannot write a PSD of an empty region")
@@ -94,7 +97,7 @@ def write_psd(result: LayeredResult, path: Path) -> None:
         assert info is not None
         info.layer_count = -abs(info.layer_count)
     record.image_resources[Resource.XMP_METADATA] = ImageResource(
-        key=Resource.XMP_METADATA, data=_xmp_packet(result.recipe.to_json()).encode("utf-8")
+        key=Resource.XMP_METADATA, data=_xmp(result, credentials)
     )
     if not result.guides.empty:
         record.image_resources[GUIDES_RESOURCE] = ImageResource(key=GUIDES_RESOURCE,
@@ -182,6 +185,11 @@ def _recipe(psd: PSDImage, path: Path) -> Recipe:
     if text is None:
         raise ValueError(f"{path}: XMP metadata holds no {RECIPE_KEY!r} property")
     return Recipe.from_json(text)
+
+
+def _xmp(result: LayeredResult, credentials: Credentials) -> bytes:
+    packet = _xmp_packet(result.recipe.to_json()).encode("utf-8")
+    return disclosure_xmp(result.recipe, credentials, packet) or packet
 
 
 def _xmp_packet(recipe_json: str) -> str:

@@ -38,6 +38,10 @@ class Recipe(BaseModel):
     style: str | None = Field(default=None, description="The style resolved into `params` (its name, for people; "
                                                         "a replay needs only `params`).")
     set_id: str | None = Field(default=None, description="The consistent set the job belonged to.")
+    sent_document: Size | None = Field(default=None, description="Upscale: the document as sent (`document` is "
+                                                                 "the upscaled one).")
+    sent_region: Rect | None = Field(default=None, description="Upscale: the region as sent (`region` is the "
+                                                               "upscaled one).")
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

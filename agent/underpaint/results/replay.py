@@ -4,7 +4,9 @@ A PSD holds the source (its Background) and the selection (a saved channel), a
 variant PNG holds both in private chunks, a recipe.json holds neither (pass
 them); the PSD and PNG also hold the control and reference images the job was
 sent. The recipe keeps the result's geometry; for Expand that is the grown
-canvas, so the request as it was sent is recovered from the margins. Every
+canvas, so the request as it was sent is recovered from the margins; an
+upscale's recipe keeps the geometry as sent beside it, and its Background
+holds each source pixel as a block. Every
 input is checked against the recipe's hashes, so a replay never silently runs
 on different pixels.
 """
@@ -20,6 +22,7 @@ import numpy as np
 from underpaint.core import Mode, Params, Rect, Size
 from underpaint.imaging.canvas import placement, request_geometry
 from underpaint.imaging.codec import ImageLike, load_image
+from underpaint.imaging.resample import block_centres
 from underpaint.results.guides import Guides
 from underpaint.results.png import read_png_guides, read_png_recipe, read_png_replay
 from underpaint.results.psd import read_psd_guides, read_psd_recipe, read_psd_replay
@@ -70,6 +73,11 @@ def load_replay(path: Path, image: ImageLike | None = None, mask: ImageLike | No
     if recipe.mode is Mode.EXPAND and recipe.params.expand is not None:
         document, region = request_geometry(recipe.document, recipe.region, recipe.params.expand)
         inside = placement(region, recipe.region, recipe.params.expand)
+    if recipe.mode is Mode.UPSCALE and recipe.sent_document is not None and recipe.sent_region is not None:
+        document, region = recipe.sent_document, recipe.sent_region
+        inside = Rect(x=0, y=0, width=region.width, height=region.height)
+        if source is not None:  # the Background holds each source pixel as a block
+            source = block_centres(source, Size(width=region.width, height=region.height))
     pixels = _input("image", image, source, recipe.image_sha256, inside, 4, path)
     selected = _input("mask", mask, selection, recipe.mask_sha256, inside, 1, path)
     return Replay(recipe, document, region, pixels, selected,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from underpaint.config import Settings
+from underpaint.core import Mode
 from underpaint.core.conditioning import ControlKind
 from underpaint.engines.base import Engine
 from underpaint.jobs.intake import Intake
@@ -27,7 +28,8 @@ def capabilities(intake: Intake, settings: Settings) -> Capabilities:
     for engine in intake.engines.values():
         caps = engine.capabilities
         infos.append(EngineInfo(
-            name=caps.name, modes=sorted(caps.modes), uses_prompt=caps.uses_prompt,
+            # Every engine upscales: the upscale path enlarges without the engine and only refines with it.
+            name=caps.name, modes=sorted(caps.modes | {Mode.UPSCALE}), uses_prompt=caps.uses_prompt,
             native_min=caps.native_min, native_max=caps.native_max, multiple=caps.multiple,
             max_pixels=caps.max_pixels, models=list(caps.models), description=caps.description,
             model_details=[model_info(engine, model) for model in caps.models],
@@ -42,6 +44,7 @@ def capabilities(intake: Intake, settings: Settings) -> Capabilities:
         control_kinds=list(ControlKind),
         # A broken style file is left out here; naming it in a job says what is wrong with it.
         # The intake's book, whose parsed styles stay cached until their files change.
-        styles=[StyleInfo(name=style.name, description=style.description, model=style.model)
+        styles=[StyleInfo(name=style.name, description=style.description, model=style.model,
+                          sets=style.fields_set())
                 for style in (intake.styles.styles()[0] if intake.styles is not None else [])],
     )

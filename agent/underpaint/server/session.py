@@ -26,6 +26,8 @@ from underpaint.imaging.planner import plan_context, working_size
 from underpaint.jobs.events import Event
 from underpaint.jobs.manager import JobManager
 from underpaint.jobs.sets import SetMember, submit_set
+from underpaint.results.delivery.export import deliver_job
+from underpaint.results.delivery.library import PresetLibrary
 from underpaint.server.capabilities import capabilities, waiting_limit
 from underpaint.server.pending import PendingJob, PendingUpload, SetRefused
 from underpaint.server.upload_budget import UploadBudget
@@ -50,6 +52,9 @@ from underpaint.wire.messages import (
     Blob,
     Cancel,
     Error,
+    Export,
+    Exported,
+    ExportedFile,
     Hello,
     Jobs,
     ListJobs,
@@ -58,6 +63,7 @@ from underpaint.wire.messages import (
     Resume,
     Submit,
     SubmitSet,
+    Train,
     Welcome,
     client_message_adapter,
 )
@@ -229,6 +235,43 @@ class Session:
             self._subscribe(message.job_id, message.after_seq)
         elif isinstance(message, ListJobs):
             self.send(Jobs(jobs=self.manager.recent(message.limit, self.client_name, message.set_id)))
+        elif isinstance(message, Export):
+            await self._on_export(message)
+        elif isinstance(message, Train):
+            self._on_train(message)
+
+    def _on_train(self, message: Train) -> None:
+        """A training of a dataset folder in the agent's datasets folder (the name cannot leave it)."""
+        folder = self.settings.datasets_dir / message.dataset
+        if self.manager.trainings is None:
+            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE, "This agent does not train.", message.job_id)
+        if not folder.resolve().is_relative_to(self.settings.datasets_dir.resolve()):  # a link leading out
+            raise RequestError(ErrorCode.EMPTY_DATASET, f"The dataset '{message.dataset}' is not a folder inside "
+                                                        "the agent's datasets folder.", message.job_id)
+        try:
+            self.manager.trainings.submit(message.job_id, message.recipe(), folder, self.client_name, "websocket",
+                                          message.previews, self.owner)
+        except RequestError as exc:
+            raise RequestError(exc.code, exc.message, message.job_id) from None
+        self._subscribe(message.job_id, 0)
+
+    async def _on_export(self, message: Export) -> None:
+        """A finished job's variant as each preset's file, kept in the job's folder and answered as downloads."""
+        job_id = message.job_id
+        if not self.manager.visible(job_id, self.client_name):
+            raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
+        library = PresetLibrary(self.settings.presets_dir)
+        try:
+            presets = [library.get(name) for name in message.presets]
+            await self.manager.wait_for_files(job_id)
+            delivery = await asyncio.to_thread(deliver_job, self.manager.store, job_id, message.variant, presets)
+        except RequestError as exc:
+            raise RequestError(exc.code, exc.message, job_id) from None
+        files = [ExportedFile(preset=file.preset, url=f"/v1/jobs/{job_id}/{file.path.name}",
+                              name=preset.file_name(job_id, message.variant, file.size.width, file.size.height),
+                              format=preset.format, width=file.size.width, height=file.size.height, bytes=file.bytes)
+                 for file, preset in zip(delivery.files, presets, strict=True)]
+        self.send(Exported(job_id=job_id, variant=message.variant, files=files, warnings=delivery.warnings))
 
     def _on_plan(self, plan: Plan) -> None:
         _, caps = self.manager.intake.resolve(plan.params)

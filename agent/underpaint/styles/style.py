@@ -130,6 +130,11 @@ class Style(BaseModel):
             raise ValueError(f"{'.'.join(map(str, error['loc']))}: {error['msg']}") from None
         return self
 
+    def fields_set(self) -> Params:
+        """What the style sets as Params whose `model_fields_set` is exactly those fields, its template as
+        `prompt`: what a client shows when the style is picked."""
+        return Params.model_validate(self.job_fields() | ({"prompt": self.prompt} if self.prompt else {}))
+
     def job_fields(self) -> dict[str, Any]:
         """The Params fields this style sets, by name, as a job would give them."""
         values: dict[str, Any] = {name: getattr(self, name) for name in PARAM_FIELDS

@@ -6,15 +6,16 @@ a test fails when they drift apart; protocol/examples/ are conformance vectors.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from underpaint.core import ErrorCode, Mode, Params, Rect, Size
 from underpaint.core.conditioning import ControlKind
 from underpaint.core.names import NAME_PATTERN
 from underpaint.results.recipe import Recipe
+from underpaint.training.recipe import TrainingRecipe
 
 PROTOCOL_VERSION = "1.0"
 WEBSOCKET_PATH = "/v1/ws"
@@ -140,6 +141,37 @@ class Resume(_Message):
     after_seq: int = Field(ge=0, description="Last sequence number the client saw; 0 for all.")
 
 
+class Export(_Message):
+    """Asks for a finished job's variant as delivery presets' files (sizes, formats, colour spaces)."""
+
+    type: Literal["export"] = "export"
+    job_id: JobId
+    variant: VariantIndex = 0
+    presets: list[Annotated[str, Field(max_length=64)]] = Field(
+        max_length=32, description="Delivery preset names, at least one; each becomes one file.")
+
+    @model_validator(mode="after")
+    def _some(self) -> Export:
+        # Checked here rather than as the schema's minItems, which the generated TypeScript type would make a tuple.
+        if not self.presets:
+            raise PydanticCustomError(ErrorCode.UNKNOWN_PRESET.value, "name at least one delivery preset")
+        return self
+
+
+class Train(TrainingRecipe):
+    """Asks for a LoRA trained from a dataset folder inside the agent's own datasets folder (never a path of
+    the client's choosing); the recipe's fields sit beside `type`, `job_id` and `dataset`."""
+
+    type: Literal["train"] = "train"
+    job_id: JobId
+    dataset: str = Field(pattern=_ID_PATTERN, description="A folder name in the agent's datasets folder "
+                                                          "(`underpaint train` copies the brand's folder there).")
+    previews: bool = True
+
+    def recipe(self) -> TrainingRecipe:
+        return TrainingRecipe.model_validate(self.model_dump(exclude={"type", "job_id", "dataset", "previews"}))
+
+
 class ListJobs(_Message):
     type: Literal["list_jobs"] = "list_jobs"
     limit: int = Field(default=50, ge=1, le=1000)
@@ -200,6 +232,17 @@ class StyleInfo(_Message):
     name: str
     description: str = ""
     model: str | None = Field(default=None, description="The model the style runs on; absent: the job's.")
+    sets: Params = Field(default=Params(), description="The fields the style fills when a job leaves them unset, "
+                                                       "with their values, as a job gives them; only those fields "
+                                                       "are present. `prompt` is its template (the job's prompt "
+                                                       "goes where `{prompt}` is); each of `references` gives its "
+                                                       "weight and focus, its image stays with the agent.")
+
+    @field_serializer("sets")
+    def _only_the_fields_it_sets(self, sets: Params) -> dict[str, Any]:
+        # A client must tell "the style sets steps to 20" from "the style leaves steps alone"; a null inside
+        # (a LoRA's unpinned sha256) is its field's default, so it is left out too.
+        return sets.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 class Capabilities(_Message):
@@ -246,6 +289,8 @@ class Progress(_Message):
     step: int = Field(ge=0)
     steps: int = Field(ge=1)
     fraction: float = Field(ge=0, le=1, description="Of the whole job, all variants.")
+    loss: float | None = Field(default=None, description="A training's loss at this step.")
+    eta_seconds: float | None = Field(default=None, ge=0, description="A training's estimated time left.")
 
 
 class Preview(_Message):
@@ -279,13 +324,47 @@ class Downloads(_Message):
     variants: list[str]
 
 
+class TrainedInfo(_Message):
+    """What a finished training made: a registered LoRA and a style for it, with the report's files."""
+
+    lora: str
+    style: str
+    file: str = Field(description="The LoRA's .safetensors (kohya keys) on the agent's disk.")
+    report: dict[str, str] = Field(description="loss_curve, samples (PNG) and report (JSON) beside it.")
+    steps: int
+    seconds: float
+    device: str
+    last_loss: float
+    resumed_from: int = Field(default=0, description="The checkpoint step a resumed training started from.")
+
+
 class Done(_Message):
     type: Literal["done"] = "done"
     job_id: JobId
     seq: Seq
-    recipe: Recipe
-    downloads: Downloads
+    recipe: Recipe = Field(description="What was made; for a training, a generate job on its new style.")
+    downloads: Downloads | None = Field(default=None, description="The result files; absent for a training.")
     warnings: list[str] = []
+    trained: TrainedInfo | None = Field(default=None, description="A training's outcome.")
+
+
+class ExportedFile(_Message):
+    preset: str
+    url: str = Field(description="Download path on the agent's HTTP port, like `done.downloads`.")
+    name: str = Field(description="The file name the preset's naming pattern gives, to save it as.")
+    format: Literal["png", "jpeg", "webp", "avif", "tiff", "psd"]
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    bytes: int = Field(gt=0)
+
+
+class Exported(_Message):
+    type: Literal["exported"] = "exported"
+    job_id: JobId
+    variant: VariantIndex
+    files: list[ExportedFile] = Field(description="One per preset asked for, in order.")
+    warnings: list[str] = Field(default=[], description="E.g. that a preset needed more pixels than the result has, "
+                                                        "so it was enlarged.")
 
 
 class Error(_Message):
@@ -311,7 +390,7 @@ JobState = Literal["queued", "running", "done", "error", "cancelled"]
 class JobSummary(_Message):
     job_id: str
     state: JobState
-    mode: Mode
+    mode: Mode | Literal["train"]
     prompt: str
     variants: int
     client: str
@@ -328,14 +407,16 @@ class Jobs(_Message):
     jobs: list[JobSummary]
 
 
-ClientMessage = Annotated[Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs, Field(discriminator="type")]
+ClientMessage = Annotated[Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs | Export | Train,
+                          Field(discriminator="type")]
 AgentMessage = Annotated[
-    Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs,
+    Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs | Exported,
     Field(discriminator="type"),
 ]
 JobEvent = Accepted | Progress | Preview | Result | Done | Error | Cancelled
 
-CLIENT_MESSAGES: tuple[type[_Message], ...] = (Hello, Plan, Submit, SubmitSet, Cancel, Resume, ListJobs)
+CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Hello, Plan, Submit, SubmitSet, Cancel, Resume, ListJobs, Export,
+                                                Train)
 CLIENT_KINDS = frozenset(message.model_fields["type"].default for message in CLIENT_MESSAGES)
 AGENT_MESSAGES: tuple[type[_Message], ...] = (
     Welcome,
@@ -348,10 +429,12 @@ AGENT_MESSAGES: tuple[type[_Message], ...] = (
     Error,
     Cancelled,
     Jobs,
+    Exported,
 )
 
-client_message_adapter: TypeAdapter[Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs] = TypeAdapter(
-    ClientMessage)
+client_message_adapter: TypeAdapter[
+    Hello | Plan | Submit | SubmitSet | Cancel | Resume | ListJobs | Export | Train
+] = TypeAdapter(ClientMessage)
 agent_message_adapter: TypeAdapter[
-    Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs
+    Welcome | Planned | Accepted | Progress | Preview | Result | Done | Error | Cancelled | Jobs | Exported
 ] = TypeAdapter(AgentMessage)

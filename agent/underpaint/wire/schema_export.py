@@ -49,6 +49,10 @@ _DESCRIPTIONS: dict[str, str] = {
     "cancel": "Client -> agent: cancel one job; it stops between steps and ends with `cancelled`.",
     "resume": "Client -> agent: replay a job's events with seq > after_seq, then follow it live.",
     "list_jobs": "Client -> agent: list recent jobs (newest first); answered by `jobs`.",
+    "export": "Client -> agent: a finished job's variant as delivery presets' files; answered by `exported`.",
+    "train": "Client -> agent: train a LoRA (and its style) from a dataset folder in the agent's own datasets "
+    "folder; a job like any other (progress with loss and eta_seconds, previews of the samples, done with "
+    "`trained`).",
     "welcome": "Agent -> client, reply to a valid `hello`: agent version and capabilities (engines, "
     "models, modes, formats, limits).",
     "planned": "Agent -> client, reply to `plan`: the context rectangle to send and the working size.",
@@ -62,6 +66,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "job_id and seq it is a job's terminal event.",
     "cancelled": "Agent -> client, terminal: the job was cancelled.",
     "jobs": "Agent -> client, reply to `list_jobs`.",
+    "exported": "Agent -> client, reply to `export`: one download per preset, and warnings (an enlargement).",
 }
 
 

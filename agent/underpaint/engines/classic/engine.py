@@ -19,15 +19,14 @@ from underpaint.core import ErrorCode, Mode
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.engines.base import CancelToken, EngineError, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic.rough import no_surroundings, rough_fill
-from underpaint.engines.classic.synthesis import iterations, level_shapes, pyramid, synthesize
+from underpaint.engines.classic.synthesis import covered, iterations, level_shapes, pyramid, rough_size, synthesize
 
 CAPABILITIES = EngineCapabilities(
     name="classic",
     modes=frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND}),
     uses_prompt=False,
-    # PatchMatch cost grows with the hole's pixel count: about 1-2 s per variant
-    # for a 1024 px context with a third of it selected, on one core. Tiny
-    # selections are worked at 128 px so 7x7 patches have room.
+    # PatchMatch cost grows with the hole's pixel count (docs/benchmarks.md has
+    # the figures). Tiny selections are worked at 128 px so 7x7 patches have room.
     native_min=128,
     native_max=1024,
     # Any size will do: a context that fits is worked pixel for pixel, never resampled.
@@ -85,9 +84,9 @@ def _variant(
         step()
     else:
         levels = pyramid(image, hole)
-        coarse = levels[-1]
-        small = cv2.resize(image, coarse.hole.shape[::-1], interpolation=cv2.INTER_AREA)
-        rough = rough_fill(small, coarse.hole, seed)
+        size = rough_size(*levels[-1].hole.shape)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        rough = rough_fill(small, covered(hole, size), seed)
         step()
         made = synthesize(levels, rough.astype(np.float32), seed, step)
         filled = image.copy()

@@ -19,13 +19,26 @@ from underpaint.engines.classic import patchmatch
 from underpaint.engines.classic.patchmatch import RADIUS
 
 COARSE_SIDE = 160
-"""Long side of the coarsest level; the rough fill runs there, where it is cheap."""
+"""Long side of the coarsest level, where PatchMatch starts from the rough fill."""
+
+ROUGH_SIDE = 112
+"""Long side at most of the rough fill. Shift-map's graph cut grows steeply with the hole (one
+hole: 0.6 s at 152 px, 0.1 s at 100 px) and was most of a large fill's time; the layout it
+decides survives the coarsest level's PatchMatch, which adds the detail back. At 80 px it lost
+layouts (seams and stray copies in bench/quality.py); at 112 px the figures held."""
 
 ITERATIONS_COARSE, ITERATIONS_FINE = 5, 3
 """EM iterations per level: more where they are cheap and the layout settles, fewer at the top."""
 
 PASSES = 2
 """PatchMatch sweeps per EM iteration (one each way): the field also carries over between iterations."""
+
+PASSES_FINE = 1
+"""Sweeps per EM iteration at the working size, whose field starts from the level below, already good."""
+
+REACH = 4 * (2 * RADIUS + 1)
+"""Random search reach in pixels at levels that inherit the coarser level's field: it only
+needs polishing there (the coarsest level searches the whole image)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,10 +64,20 @@ def pyramid(image: np.ndarray, hole: np.ndarray) -> list[Level]:
     for height, width in level_shapes(*hole.shape)[1:]:
         size = (width, height)
         small = cv2.resize(levels[-1].image, size, interpolation=cv2.INTER_AREA)
-        # Any hole pixel under a coarse pixel makes it a hole pixel: the selected object must not leak into the fill.
-        covered = cv2.resize(levels[-1].hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-        levels.append(Level(small, covered))
+        levels.append(Level(small, covered(levels[-1].hole, size)))
     return levels
+
+
+def rough_size(height: int, width: int) -> tuple[int, int]:
+    """(width, height) of the rough fill for a coarsest level of (height, width): at most ROUGH_SIDE long."""
+    scale = min(1.0, ROUGH_SIDE / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def covered(hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`hole` at (width, height) `size`: any hole pixel under a smaller pixel makes it a hole pixel,
+    so the selected object never leaks into the fill."""
+    return np.asarray(cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA)) > 0
 
 
 def iterations(level: int) -> int:
@@ -90,11 +113,17 @@ def _refine_level(
     targets, valid = _targets(level.hole), _sources(level.hole)
     ty, tx = (a.astype(np.int64) for a in np.nonzero(targets))
     vy, vx = (a.astype(np.int64) for a in np.nonzero(valid))
+    hy, hx = (a.astype(np.int64) for a in np.nonzero(level.hole))
     if ty.size == 0 or vy.size == 0:
         # Nothing to copy from at this level (the hole is almost everything): keep the rough fill.
         for _ in range(iterations(index)):
             step()
         return estimate, None
+    patchmatch.use_threads_for(ty.size)
+    starts = patchmatch.bands(ty)
+    # A level that inherits a field only needs to search near it; the coarsest searches everywhere.
+    reach = max(height, width) if offsets is None else REACH
+    passes = PASSES if index else PASSES_FINE
     nnf = np.zeros((height, width, 2), np.int64)
     patchmatch.random_field(nnf, ty, tx, vy, vx, seed)
     cost = np.zeros((height, width), np.float32)
@@ -102,16 +131,18 @@ def _refine_level(
         _inherit(nnf, offsets, ty, tx, valid)
         # Rebuild the hole from the inherited field at this level's resolution before matching:
         # matched against the blurry upscale, PatchMatch would favour flat patches and lose the texture.
-        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, ty, tx, RADIUS, np.inf)
+        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, targets, hy, hx, RADIUS, np.inf)
     for iteration in range(iterations(index)):
         patchmatch.score(nnf, cost, estimate, level.image, ty, tx, RADIUS)
-        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, RADIUS, PASSES, seed + iteration)
+        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, starts, RADIUS, passes,
+                           seed + iteration, reach)
         sigma2 = max(float(np.percentile(cost[ty, tx], 75)), 1.0)
-        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, ty, tx, RADIUS, sigma2)
+        patchmatch.vote(estimate, level.image, nnf, cost, level.hole, targets, hy, hx, RADIUS, sigma2)
         step()
     if index == 0:
         patchmatch.score(nnf, cost, estimate, level.image, ty, tx, RADIUS)
-        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, RADIUS, PASSES, seed - 1)
+        patchmatch.improve(nnf, cost, estimate, level.image, valid, targets, ty, tx, starts, RADIUS, passes,
+                           seed - 1, reach)
         patchmatch.copy_centres(estimate, level.image, nnf, level.hole, targets)
         estimate[level.hole] += _membrane(*patchmatch.boundary_error(level.image, nnf, level.hole, ty, tx, RADIUS),
                                           level.hole)[level.hole]

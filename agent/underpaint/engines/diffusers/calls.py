@@ -13,6 +13,12 @@ encoding of the source and masked source (`encodings_reused`). The encoding is
 kept as the encoder's distribution, not as latents: diffusers draws each
 variant's latents from it with that variant's generator, so the pixels stay
 those of a call that encodes afresh.
+
+Optional, off by default: `guidance_skip` runs the last fraction of steps
+without classifier-free guidance (diffusers' "dynamic CFG" through the
+step-end callback): from that step on the pipeline's guidance is 0 and every
+tensor it stacked as (unconditional, conditional) keeps its conditional half,
+so each such step is one UNet pass instead of two.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from underpaint.core import Mode
-from underpaint.engines.base import WorkItem
+from underpaint.core import ErrorCode, Mode
+from underpaint.engines.base import EngineError, WorkItem
 from underpaint.engines.diffusers import controlnets
 from underpaint.engines.diffusers.architecture import Family
 from underpaint.engines.diffusers.controlnets import ActiveControls
@@ -37,6 +43,16 @@ from underpaint.engines.diffusers.schedulers import make_scheduler
 
 StepHook = Callable[[int, int, torch.Tensor], None]
 """(step done, steps in this call, latents) after each denoising step; may raise to stop."""
+
+CFG_STACKED = ("prompt_embeds", "add_text_embeds", "add_time_ids", "mask", "masked_image_latents", "image",
+               "control_image")
+"""Tensors the pipelines stack as (unconditional, conditional) for classifier-free guidance; each pipeline
+reads back from its step-end callback those of them it lists in `_callback_tensor_inputs`."""
+NO_GUIDANCE_SKIP = {
+    "StableDiffusionControlNetInpaintPipeline": "does not read the mask back from its step callback",
+    "StableDiffusionXLControlNetInpaintPipeline": "does not read its added conditions back from its step callback",
+}
+"""Pipelines that list a stacked tensor for their callback but keep their own copy (diffusers 0.42)."""
 
 KIND: dict[Mode, PipelineKind] = {
     Mode.GENERATE: "txt2img", Mode.REFINE: "img2img",
@@ -73,8 +89,7 @@ def prompt_arguments(model: LoadedModel, work: WorkItem) -> dict[str, Any]:
     """
     params = work.params
     pipe = model.base
-    # As the pipelines decide it: guidance above 1 on a UNet without guidance embedding (LCM's).
-    guided = params.guidance > 1 and pipe.unet.config.time_cond_proj_dim is None
+    guided = is_guided(pipe, params.guidance)
     with torch.inference_mode():
         embeds = pipe.encode_prompt(prompt=params.prompt, device=model.placement.device, num_images_per_prompt=1,
                                     do_classifier_free_guidance=guided,
@@ -85,6 +100,40 @@ def prompt_arguments(model: LoadedModel, work: WorkItem) -> dict[str, Any]:
                 "pooled_prompt_embeds": pooled, "negative_pooled_prompt_embeds": negative_pooled}
     positive, negative = embeds
     return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
+
+
+def is_guided(pipe: Any, guidance: float) -> bool:
+    """Whether a call runs classifier-free guidance, as the pipelines decide it: guidance above 1 on a UNet
+    without a guidance embedding (LCM's)."""
+    return guidance > 1 and pipe.unet.config.time_cond_proj_dim is None
+
+
+def unguided_steps(fraction: float, steps: int) -> int:
+    """How many of a call's last `steps` run without guidance: `fraction` of them, rounded down (so a
+    fraction below 1 always leaves the first step guided)."""
+    return int(fraction * steps + 1e-9)
+
+
+def guidance_skip_refusal(pipe: Any) -> str | None:
+    """Why `pipe` cannot run steps without guidance, or None when it can."""
+    why = NO_GUIDANCE_SKIP.get(type(pipe).__name__)
+    if why is not None:
+        return f"guidance_skip cannot run with controls on an inpaint job: diffusers' {type(pipe).__name__} {why}."
+    return None
+
+
+def _drop_guidance(pipeline: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+    """From the next step on, no guidance: guidance 0 and the conditional half of each stacked tensor."""
+    pipeline._guidance_scale = 0.0
+    return {name: _conditional_half(value) for name, value in tensors.items()}
+
+
+def _conditional_half(value: Any) -> Any:
+    if isinstance(value, list):  # several ControlNets' images
+        return [_conditional_half(item) for item in value]
+    if isinstance(value, torch.Tensor) and value.shape[0] % 2 == 0:
+        return value.chunk(2)[1]
+    return value
 
 
 @contextmanager
@@ -123,12 +172,20 @@ def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook,
     configure_vae(pipe, work.width, work.height)
     # Noise drawn on the CPU: the same seed gives the same noise on every device.
     generator = torch.Generator("cpu").manual_seed(seed)
+    params = work.params
+    skipping = params.guidance_skip > 0 and is_guided(pipe, params.guidance)
+    if skipping and (refusal := guidance_skip_refusal(pipe)) is not None:
+        raise EngineError(ErrorCode.UNSUPPORTED_FEATURE, f"{refusal} Set guidance_skip to 0, or drop the controls.")
+    stacked = [name for name in CFG_STACKED if name in pipe._callback_tensor_inputs] if skipping else []
 
     def step_end(pipeline: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-        on_step(index + 1, int(pipeline.num_timesteps), tensors["latents"])
+        steps = int(pipeline.num_timesteps)
+        on_step(index + 1, steps, tensors["latents"])
+        skipped = unguided_steps(params.guidance_skip, steps) if skipping else 0
+        if skipped and index + 1 == steps - skipped:
+            return {"latents": tensors["latents"]} | _drop_guidance(pipeline, {n: tensors[n] for n in stacked})
         return tensors
 
-    params = work.params
     steps = params.steps
     strength = float(mode_args.get("strength", 1.0))
     if strength <= 0 and work.image is not None:
@@ -141,7 +198,7 @@ def run_one(model: LoadedModel, work: WorkItem, seed: int, on_step: StepHook,
                                                   "negative_prompt": params.negative_prompt or None}
         output = pipe(
             **text, num_inference_steps=steps, guidance_scale=params.guidance, generator=generator,
-            output_type="np", callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"],
+            output_type="np", callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents", *stacked],
             **mode_args, **reference_arguments(model, work),
         )
     image = np.asarray(output.images[0], dtype=np.float32)

@@ -113,6 +113,19 @@ def pick_dtype(device: torch.device, requested: str = "auto",
     return (torch.bfloat16, flag) if flag else (torch.float32, "no native bf16")
 
 
+def channels_last_parts(placement: Placement) -> tuple[str, ...]:
+    """The pipeline parts that run in channels-last memory format on `placement`, where it pays: on CUDA the
+    UNet and the VAE (cuDNN's NHWC kernels, with fp16 tensor cores); on a CPU none (measured in bf16 on this
+    project's 2-core EPYC, docs/benchmarks.md "Speed": the UNet 1.18x slower and 0.3 GiB more at peak, the VAE
+    within the run's noise)."""
+    return ("unet", "vae") if placement.device.type == "cuda" else ()
+
+
+COMPILE_MODES = {"cuda": "max-autotune-no-cudagraphs"}
+"""torch.compile's mode per device type (default mode elsewhere): on CUDA, autotuned matmuls and convolutions
+without CUDA graphs, which would be re-recorded for every working size and LoRA stack."""
+
+
 def placement(device: str = "auto", dtype: str = "auto") -> Placement:
     chosen = pick_device(device)
     return Placement(chosen, *pick_dtype(chosen, dtype))

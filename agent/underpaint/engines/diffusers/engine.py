@@ -96,11 +96,36 @@ class DiffusersEngine:
         return self.entry(None).name
 
     def pin(self, params: Params) -> Params:
+        self._check_guidance_skip(params)
         loras = tuple(ref.model_copy(update={"sha256": entry.sha256})
                       for ref, entry in self._stack(params.model, params.loras))
         controls = controlnets.pin(self._controls(params)[0])
         pinned = tuple(ref for ref, _ in self._references(params))
         return params.model_copy(update={"loras": loras, "controls": controls, "references": pinned})
+
+    def _check_guidance_skip(self, params: Params) -> None:
+        """Refuses guidance_skip where diffusers gives no way to drop the guidance halfway: with IP-Adapter
+        references (their image embeddings are fixed before the first step), and with controls on an
+        inpainting model (its every mode runs the ControlNet inpaint pipeline; calls.NO_GUIDANCE_SKIP)."""
+        if params.guidance_skip <= 0:
+            return
+        if params.references:
+            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE,
+                               "guidance_skip cannot run with references: diffusers fixes the IP-Adapter's image "
+                               "embeddings for guidance before the first step. Set guidance_skip to 0, or drop "
+                               "the references.")
+        base = self._entry_or_none(params.model) if params.controls else None
+        if base is not None and base.arch.inpaint:
+            raise RequestError(ErrorCode.UNSUPPORTED_FEATURE,
+                               "guidance_skip cannot run with controls on an inpainting model: diffusers' ControlNet "
+                               "inpaint pipeline keeps its own mask. Set guidance_skip to 0, drop the controls, or "
+                               "use a regular model.")
+
+    def _entry_or_none(self, model: str | None) -> ModelEntry | None:
+        try:
+            return self.entry(model)
+        except (RegistryError, ModelFileError):
+            return None  # an unknown or broken model has its own refusal
 
     def entry(self, model: str | None) -> ModelEntry:
         name = model or self.default_model

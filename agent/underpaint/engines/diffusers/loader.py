@@ -8,7 +8,11 @@ cache first). Hub models are pulled into that cache once and load as folders.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import math
+import os
+import shutil
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +29,14 @@ from diffusers import (
 )
 
 from underpaint.engines.diffusers.architecture import Architecture, Family, detect, detect_from_tensors
+from underpaint.engines.diffusers.casting import cast_module
 from underpaint.engines.diffusers.checkpoint import (
     ModelFileError,
     TensorInfo,
     read_safetensors_header,
     weight_files,
 )
-from underpaint.engines.diffusers.device import Placement
+from underpaint.engines.diffusers.device import COMPILE_MODES, Placement, channels_last_parts
 from underpaint.engines.diffusers.registry import ModelEntry
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,9 @@ REFERENCE_CONFIGS = {
 }
 """Where a single-file checkpoint's component configs and tokenizers come from unless its entry names a folder."""
 
+_STORED_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+"""safetensors' names of the dtypes a model's weights are stored in."""
+
 VAE_TILING_PIXELS = 1536 * 1536
 """Decode in tiles above this working area: the VAE's activations, not the weights, then dominate memory."""
 
@@ -64,7 +72,16 @@ class LoadOptions:
     placement: Placement
     offload: bool = False
     compile: bool = False
+    """torch.compile the UNet (inductor): minutes of warm-up on the first job of each working size, paid once
+    per machine with `compile_cache` (docs/benchmarks.md)."""
     offline: bool = False
+    compile_cache: Path | None = None
+    """Where inductor keeps its compiled kernels and graphs between starts (TORCHINDUCTOR_CACHE_DIR, unless the
+    user set it); None: torch's default, a folder under the system's temp folder."""
+
+    def __post_init__(self) -> None:
+        if self.compile and (missing := compile_unavailable(self.placement.device)) is not None:
+            raise ValueError(f"compile = true cannot work here: {missing} Set compile = false.")
 
 
 @dataclass(eq=False)
@@ -137,9 +154,14 @@ def check_files(entry: ModelEntry) -> Architecture:
 
 
 def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
+    """The entry's pipeline, its weights in the placement's dtype.
+
+    Loaded in the dtype its weights are stored in (left memory-mapped, nothing copied) and then cast a tensor
+    at a time (engines/diffusers/casting.py), so the load never holds the stored and the cast copy at once.
+    """
     arch = check_files(entry)
     cls = _CLASSES[arch.family]["inpaint" if arch.inpaint else "txt2img"]
-    dtype = options.placement.dtype
+    dtype = stored_dtype(entry.location) or options.placement.dtype
     extra: dict[str, Any] = {}
     if arch.family is not Family.SDXL:
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
@@ -153,9 +175,26 @@ def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
     except Exception as exc:
         raise ModelFileError(f"Model '{entry.name}' at {entry.location} could not be loaded: {exc}. "
                              "If the files are damaged, copy or download them again.") from exc
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            cast_module(component, options.placement.dtype)
     _place(pipe, options)
     log.info("loaded model %s (%s) on %s", entry.name, arch.name, options.placement.label)
     return LoadedModel(entry, arch, options.placement, pipe)
+
+
+def stored_dtype(location: Path) -> torch.dtype | None:
+    """The floating-point dtype most of a model's safetensors weights are stored in (the largest file's, for a
+    folder), or None when they are not safetensors."""
+    files = [location] if location.is_file() else weight_files(location) if location.is_dir() else []
+    files = [path for path in files if path.suffix == ".safetensors"]
+    if not files:
+        return None
+    counts: dict[str, int] = {}
+    for info in read_safetensors_header(max(files, key=lambda path: path.stat().st_size)).values():
+        counts[info.dtype] = counts.get(info.dtype, 0) + math.prod(info.shape)
+    floating = {name: count for name, count in counts.items() if name in _STORED_DTYPES}
+    return _STORED_DTYPES[max(floating, key=floating.__getitem__)] if floating else None
 
 
 def _from_single_file(cls: Any, entry: ModelEntry, arch: Architecture, dtype: torch.dtype, offline: bool,
@@ -180,9 +219,27 @@ def _place(pipe: Any, options: LoadOptions) -> None:
         pipe.enable_model_cpu_offload(device=device)
     else:
         pipe.to(device)
+    for part in channels_last_parts(options.placement):
+        getattr(pipe, part).to(memory_format=torch.channels_last)
     if options.compile:
-        pipe.unet = torch.compile(pipe.unet)
+        if options.compile_cache is not None:
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(options.compile_cache))
+        # In place: the UNet stays a UNet2DConditionModel (LoRAs, ControlNets and from_pipe see the same module).
+        pipe.unet.compile(mode=COMPILE_MODES.get(device.type))
     pipe.set_progress_bar_config(disable=True)
+
+
+def compile_unavailable(device: torch.device) -> str | None:
+    """Why inductor cannot compile for `device` on this machine, or None when it can: on a CPU it builds C++
+    kernels, so it needs a C++ compiler (CXX, or c++/g++/clang++ on the PATH); on CUDA, Triton."""
+    if device.type == "cuda":
+        return None if importlib.util.find_spec("triton") else "on CUDA it needs Triton (pip install triton)."
+    if device.type != "cpu":
+        return f"torch.compile is not offered for {device.type} here."
+    if os.environ.get("CXX") or any(shutil.which(name) for name in ("c++", "g++", "clang++")):
+        return None
+    return ("torch.compile builds C++ kernels for the CPU and no C++ compiler was found (install g++, e.g. "
+            "`apt-get install g++`, or set CXX).")
 
 
 def configure_vae(pipe: Any, width: int, height: int) -> None:

@@ -3,7 +3,8 @@
 Each entry says what it is (a whole model, or a LoRA applied on top of one,
 or a ControlNet run beside one, with the kind of control it was trained for,
 or an IP-Adapter run inside one, with the image encoder it reads,
-or a preprocessor model that makes one kind of control map),
+or a preprocessor model that makes one kind of control map,
+or a super-resolution model, whose architecture spandrel detects),
 where the weights are (a diffusers folder, a single-file checkpoint or LoRA,
 or a hub id already pulled into the Hugging Face cache), what architecture
 they are (for a LoRA, ControlNet or IP-Adapter, the family it was made for;
@@ -18,7 +19,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,10 +41,23 @@ from underpaint.engines.diffusers.preprocessor_files import (
     ready_map_sentence,
     transformers_config,
 )
+from underpaint.engines.upscalers.spandrel_models import describe as describe_upscaler
+from underpaint.engines.upscalers.spandrel_models import read_model as read_upscaler
 
 SourceKind = Literal["folder", "single_file", "hub"]
-Role = Literal["model", "lora", "controlnet", "ip_adapter", "preprocessor"]
+Role = Literal["model", "lora", "controlnet", "ip_adapter", "preprocessor", "upscaler"]
 _NAME = re.compile(NAME_PATTERN)
+
+
+class TrainedFrom(BaseModel):
+    """Where a LoRA trained by this agent came from: what a recipe of its own making needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: str = Field(description="The registered base model it was trained on.")
+    base_sha256: str
+    dataset_sha256: str = Field(description="Of every image, mask and caption it learned from.")
+    recipe: dict[str, Any] = Field(description="The training recipe (training/recipe.py), every field resolved.")
 
 
 class ModelEntry(BaseModel):
@@ -66,6 +80,8 @@ class ModelEntry(BaseModel):
                                                                        "preprocessor's, the kind of map it makes.")
     image_encoder: str | None = Field(default=None, description="An IP-Adapter's CLIP image encoder folder; "
                                                                 "`sha256` covers it too.")
+    trained: TrainedFrom | None = Field(default=None, description="A LoRA this agent trained: its base, data "
+                                                                  "and recipe.")
 
     @property
     def arch(self) -> Architecture:
@@ -127,14 +143,23 @@ class ModelRegistry:
 def make_entry(name: str, path: Path, kind: SourceKind | None = None, source: str | None = None,
                config: str | None = None, native: tuple[int, int, int] | None = None,
                allow_ckpt: bool = False, control_kind: ControlKind | None = None,
-               image_encoder: Path | None = None) -> ModelEntry:
-    """Inspect `path` (model, LoRA, ControlNet, IP-Adapter or preprocessor, its architecture, its content hash)
-    and describe it as a registry entry; a ControlNet's `control_kind` is not in its weights, so the caller gives
-    it (a preprocessor's is read from its config; given, it must match)."""
+               image_encoder: Path | None = None, upscaler: bool = False) -> ModelEntry:
+    """Inspect `path` (model, LoRA, ControlNet, IP-Adapter, preprocessor or, with `upscaler`, super-resolution
+    model; its architecture, its content hash) and describe it as a registry entry; a ControlNet's `control_kind`
+    is not in its weights, so the caller gives it (a preprocessor's is read from its config; given, it must
+    match)."""
     if not _NAME.match(name):
         raise RegistryError(f"'{name}' is not a usable model name: letters, digits, '.', '_' and '-', "
                             "at most 64 characters.")
     path = path.expanduser().resolve()
+    if upscaler:
+        if control_kind is not None or config is not None or native is not None or image_encoder is not None:
+            raise RegistryError(f"{path} is added as an upscaler; --config, --native and --image-encoder are for "
+                                "diffusion models and IP-Adapters.")
+        # spandrel reads .pth files through its restricted unpickler (tensors and containers only): no --allow-ckpt.
+        return ModelEntry(name=name, role="upscaler", source=source or str(path), kind=kind or "single_file",
+                          path=str(path), architecture=describe_upscaler(read_upscaler(path)),
+                          sha256=content_sha256(path), fingerprint=fingerprint(path))
     if (controlnet := controlnet_tensors(path)) is not None:
         if control_kind is None:
             raise RegistryError(f"{path} is a ControlNet: say which kind of control it was trained for "
