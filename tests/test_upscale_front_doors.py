@@ -92,3 +92,23 @@ async def test_a_non_image_dropped_for_an_upscale_fails_as_a_bad_image(tmp_path:
         drop(stage, hot / "in")
         await until(lambda: "photo.error.json" in names(hot / "failed"), 30, "the job to fail")
     assert error_of(hot / "failed", "photo")["code"] == "bad_image"
+
+
+async def test_an_upscales_own_recipe_dropped_with_its_image_remakes_it(tmp_path: Path) -> None:
+    hot, stage, again = tmp_path / "hot", tmp_path / "stage", tmp_path / "again"
+    stage.mkdir()
+    Image.fromarray(IMAGE).save(stage / "photo.png")
+    (stage / "photo.json").write_text(json.dumps({"mode": "upscale", "params": {"upscale": {"factor": 1.5}}}))
+    async with live_agent(tmp_path):
+        drop(stage, hot / "in")
+        await until(lambda: "photo.png" in names(hot / "done"), 30, "the upscale")
+        again.mkdir()
+        Image.fromarray(IMAGE).save(again / "again.png")
+        (again / "again.json").write_bytes((hot / "out" / "photo" / "recipe.json").read_bytes())
+        drop(again, hot / "in")
+        await until(lambda: "again.png" in names(hot / "done") or names(hot / "failed") != [], 30, "the replay")
+    assert names(hot / "failed") == []
+    with Image.open(hot / "out" / "photo" / "photo.variant-1.png") as first, \
+            Image.open(hot / "out" / "again" / "again.variant-1.png") as remade:
+        assert remade.size == first.size == (48, 36)
+        assert first.tobytes() == remade.tobytes()
