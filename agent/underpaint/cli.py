@@ -99,7 +99,7 @@ def _banner(settings: Settings, url: str, engines: dict[str, Any], credentials: 
         caps = engine.capabilities
         default = " (default)" if name == settings.engine else ""
         models = ", ".join(caps.models) or "no model weights"
-        console.print(f"Engine {name}{default}: {', '.join(sorted(caps.modes))}; {models}")
+        console.print(f"Engine {name}{default}: {', '.join(sorted(caps.offered_modes))}; {models}")
     console.print(f"Data folder: {settings.data_dir}")
     if settings.hot_folder:
         console.print(f"Hot folder: {settings.hot_folder}")

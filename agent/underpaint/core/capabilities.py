@@ -38,3 +38,9 @@ class EngineCapabilities:
     ip_adapters: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
     device: str = "cpu"
+
+    @property
+    def offered_modes(self) -> frozenset[Mode]:
+        """The modes a job may ask of this engine: its own, and upscale, which the upscale path runs for every
+        engine (it enlarges without the engine, and refines only with engines that have Refine)."""
+        return self.modes | {Mode.UPSCALE}

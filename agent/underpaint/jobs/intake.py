@@ -249,8 +249,8 @@ def _pin_guide_pixels(request: JobRequest, params: Params, controls: tuple[np.nd
 
 def check_mode(mode: Mode, caps: EngineCapabilities, job_id: str) -> None:
     """Refuse a mode the engine cannot do (also run by the pipeline, for JobSpecs built in code)."""
-    if mode not in caps.modes:
-        supported = ", ".join(sorted(caps.modes))
+    if mode not in caps.offered_modes:
+        supported = ", ".join(sorted(caps.offered_modes))
         raise RequestError(ErrorCode.UNSUPPORTED_MODE,
                            f"The {caps.name} engine cannot do '{mode}'; it supports {supported}.", job_id)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from underpaint.config import Settings
-from underpaint.core import Mode
 from underpaint.core.conditioning import ControlKind
 from underpaint.engines.base import Engine
 from underpaint.jobs.intake import Intake
@@ -28,8 +27,7 @@ def capabilities(intake: Intake, settings: Settings) -> Capabilities:
     for engine in intake.engines.values():
         caps = engine.capabilities
         infos.append(EngineInfo(
-            # Every engine upscales: the upscale path enlarges without the engine and only refines with it.
-            name=caps.name, modes=sorted(caps.modes | {Mode.UPSCALE}), uses_prompt=caps.uses_prompt,
+            name=caps.name, modes=sorted(caps.offered_modes), uses_prompt=caps.uses_prompt,
             native_min=caps.native_min, native_max=caps.native_max, multiple=caps.multiple,
             max_pixels=caps.max_pixels, models=list(caps.models), description=caps.description,
             model_details=[model_info(engine, model) for model in caps.models],
