@@ -3,10 +3,14 @@ them: a PSD deliverable of a preset, and the Python API's save_psd."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
+from PIL import Image
+
+from agent_process import agent_env, start_server, underpaint
 from builders import make_result
-from conftest import make_settings
+from conftest import make_settings, textured_rgba
 from underpaint.api import Underpaint
 from underpaint.engines.classic import ClassicEngine
 from underpaint.jobs.runtime import credentials_for
@@ -39,3 +43,16 @@ def test_the_apis_save_psd_writes_the_manifest_beside_the_psd(tmp_path: Path) ->
     found = inspect_file(path.read_bytes(), None, (tmp_path / "fill.c2pa").read_bytes())
     assert found.manifest.validation is Validation.UNTRUSTED
     assert found.source_type is not None and found.source_type.endswith("TrainedAlgorithmicMedia")
+
+
+def test_a_psd_the_cli_fetches_from_the_agent_comes_with_its_manifest(tmp_path: Path) -> None:
+    env = agent_env(tmp_path)
+    Image.fromarray(textured_rgba(24, 32, seed=3)).save(tmp_path / "photo.png")
+    process = start_server(env)
+    try:
+        underpaint(env, "upscale", str(tmp_path / "photo.png"), "--factor", "2", "--out", str(tmp_path / "up.psd"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    found = inspect_file((tmp_path / "up.psd").read_bytes(), None, (tmp_path / "up.c2pa").read_bytes())
+    assert found.manifest.validation is Validation.UNTRUSTED

@@ -13,6 +13,7 @@ import numpy as np
 
 from underpaint.client.agent_client import AgentClient
 from underpaint.core import Mode, Params, Rect, Size
+from underpaint.results.credentials import SIDECAR_SUFFIX
 from underpaint.wire.messages import WEBSOCKET_PATH, Accepted, Progress, Result
 
 
@@ -72,6 +73,8 @@ async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
     variants = [variant_path(out, i) for i in range(len(outcome.done.downloads.variants))]
     async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as http:
         files = [(outcome.done.downloads.psd, out), *zip(outcome.done.downloads.variants, variants, strict=True)]
+        if outcome.done.downloads.manifest is not None:  # the PSD's C2PA manifest, beside it as readers look for it
+            files.append((outcome.done.downloads.manifest, out.with_suffix(SIDECAR_SUFFIX)))
         for url, path in files:
             async with http.get(url) as response:
                 response.raise_for_status()

@@ -31,7 +31,7 @@ from underpaint.jobs.queue import FairQueue, OwnerFull, QueueFull
 from underpaint.jobs.training import TRAINING_MODE, DeviceTurn, Trainings
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.recipe import Recipe
-from underpaint.results.store import ResultStore, SavedResult
+from underpaint.results.store import PSD_MANIFEST_NAME, ResultStore, SavedResult
 from underpaint.wire.frames import chunk_frames
 from underpaint.wire.messages import (
     Accepted,
@@ -86,10 +86,11 @@ def known_code(code: str | None, fallback: ErrorCode) -> ErrorCode:
         return fallback
 
 
-def downloads(job_id: str, variants: int) -> Downloads:
+def downloads(job_id: str, variants: int, manifest: bool) -> Downloads:
     return Downloads(
         psd=f"/v1/jobs/{job_id}/result.psd",
         variants=[f"/v1/jobs/{job_id}/variant-{i + 1}.png" for i in range(variants)],
+        manifest=f"/v1/jobs/{job_id}/{PSD_MANIFEST_NAME}" if manifest else None,
     )
 
 
@@ -371,7 +372,7 @@ class JobManager:
             self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error writing the files; see its log.")
             return
         job.saved = saved
-        links = downloads(job.job_id, len(result.layers))
+        links = downloads(job.job_id, len(result.layers), saved.manifest is not None)
         self._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
                                                 downloads=links, warnings=result.warnings),
                   recipe=result.recipe, files={"psd": str(saved.psd), "variants": [str(p) for p in saved.variants],
@@ -452,7 +453,8 @@ class JobManager:
         job_id = row["job_id"]
         if row["state"] == "done":
             recipe = Recipe.model_validate_json(row["recipe_json"])
-            return Done(job_id=job_id, seq=seq, recipe=recipe, downloads=downloads(job_id, len(recipe.seeds)))
+            return Done(job_id=job_id, seq=seq, recipe=recipe, downloads=downloads(job_id, len(recipe.seeds),
+                                                  self.store.find(job_id, PSD_MANIFEST_NAME) is not None))
         if row["state"] == "cancelled":
             return Cancelled(job_id=job_id, seq=seq)
         code = known_code(row["error_code"], ErrorCode.INTERNAL)

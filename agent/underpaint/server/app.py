@@ -28,7 +28,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 UPLOADS = web.AppKey("uploads", UploadBudget)
 # delivery-N-PRESET.EXT: a job's exports (results/delivery/export.delivery_name), the preset a bare name.
-_FILE_NAME = re.compile(r"^(result\.psd|variant-\d{1,2}\.png|recipe\.json|"
+_FILE_NAME = re.compile(r"^(result\.psd|result\.c2pa|variant-\d{1,2}\.png|recipe\.json|"
                         r"delivery-\d{1,2}-[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.(png|jpg|webp|avif|tif|psd))$")
 
 

@@ -322,6 +322,9 @@ class Result(_Message):
 class Downloads(_Message):
     psd: str
     variants: list[str]
+    manifest: str | None = Field(default=None, description="The PSD's C2PA manifest (result.c2pa), which no PSD "
+                                                            "can embed: save it beside the PSD as NAME.c2pa. "
+                                                            "Absent when the agent signs no manifests.")
 
 
 class TrainedInfo(_Message):

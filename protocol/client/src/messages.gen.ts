@@ -203,6 +203,10 @@ export interface Done {
  * via the `definition` "Downloads".
  */
 export interface Downloads {
+  /**
+   * The PSD's C2PA manifest (result.c2pa), which no PSD can embed: save it beside the PSD as NAME.c2pa. Absent when the agent signs no manifests.
+   */
+  manifest?: string | null;
   psd: string;
   variants: string[];
 }
