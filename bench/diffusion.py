@@ -63,15 +63,28 @@ CACHE = Path(os.environ.get("UNDERPAINT_BENCH_CACHE", Path.home() / ".cache" / "
 
 def build_sd15_inpaint(folder: Path) -> Path:
     """SD 1.5 inpainting's architecture with random weights, saved as a diffusers folder (once)."""
+    return build_sd15(folder, inpaint=True)
+
+
+def build_sd15(folder: Path, inpaint: bool = False) -> Path:
+    """SD 1.5's architecture (UNet, VAE, CLIP ViT-L text encoder; the 9-channel UNet when `inpaint`) with random
+    weights, saved as a diffusers folder (once)."""
     if (folder / "model_index.json").is_file():
         return folder
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from tiny_pipelines import make_tokenizer
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(in_channels=9, cross_attention_dim=768, sample_size=64)  # SD 1.5's defaults
+    unet = UNet2DConditionModel(in_channels=9 if inpaint else 4, cross_attention_dim=768,
+                                sample_size=64)  # SD 1.5's defaults
     vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         sample_size=512)
@@ -80,9 +93,9 @@ def build_sd15_inpaint(folder: Path) -> Path:
                                         hidden_act="quick_gelu", projection_dim=768))
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        steps_offset=1, timestep_spacing="leading")
-    pipe = StableDiffusionInpaintPipeline(vae=vae, text_encoder=text, tokenizer=make_tokenizer(folder / "_tok"),
-                                          unet=unet, scheduler=scheduler, safety_checker=None,
-                                          feature_extractor=None, requires_safety_checker=False)
+    kind = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
+    pipe = kind(vae=vae, text_encoder=text, tokenizer=make_tokenizer(folder / "_tok"), unet=unet, scheduler=scheduler,
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 

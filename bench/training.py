@@ -22,10 +22,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from diffusion import build_sd15
 from run import machine
 from speed import cpu_flags
 from tiny_datasets import brand_image
-from tiny_pipelines import make_tokenizer, save_sd15
+from tiny_pipelines import save_sd15
 from underpaint.engines.diffusers.device import placement
 from underpaint.engines.diffusers.loader import LoadOptions, load_model
 from underpaint.engines.diffusers.registry import make_entry
@@ -41,28 +42,6 @@ def _dataset(folder: Path, side: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(IMAGES):
         brand_image(index, (side, side)).resize((side, side), Image.Resampling.LANCZOS).save(folder / f"b{index}.png")
-    return folder
-
-
-def _sd15_full(folder: Path) -> Path:
-    """SD 1.5's architecture (UNet, VAE, CLIP ViT-L text encoder) with random weights, as a diffusers folder."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(cross_attention_dim=768, sample_size=64)  # SD 1.5's defaults
-    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        sample_size=512)
-    text = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12,
-                                        num_hidden_layers=12, vocab_size=49408, max_position_embeddings=77,
-                                        hidden_act="quick_gelu", projection_dim=768))
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       steps_offset=1, timestep_spacing="leading")
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=make_tokenizer(folder / "_tok"), unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
-    pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 
 
@@ -102,7 +81,7 @@ def main() -> None:
     gpu = ""
     if torch.cuda.is_available():
         gpu = f"; GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}"
-        full, data = _sd15_full(scratch / "sd15"), _dataset(scratch / "data-512", 512)
+        full, data = build_sd15(scratch / "sd15"), _dataset(scratch / "data-512", 512)
         for batch in (1, 4):
             rate, seconds, peak = steps_per_second(full, data, scratch / f"sd15-{batch}", "cuda", 512, 16, batch)
             rows.append((f"SD 1.5 architecture, 512 px, rank 16, batch {batch}, GPU bf16 + fp32 adapters", rate,
