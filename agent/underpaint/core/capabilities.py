@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from underpaint.core.conditioning import ControlKind
 from underpaint.core.spec import Mode
@@ -38,6 +39,11 @@ class EngineCapabilities:
     ip_adapters: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
     device: str = "cpu"
+    family: str = ""
+    """The model family (sd1, sdxl, flux-dev, flux-fill, flux-kontext, sd3, ...); empty for engines without models."""
+    guidance: Literal["cfg", "distilled", "none"] = "none"
+    """How `params.guidance` steers: true classifier-free guidance (two passes a step), a distilled guidance
+    embedding (one pass; FLUX [dev]), or not at all (engines without prompts, FLUX [schnell])."""
 
     @property
     def offered_modes(self) -> frozenset[Mode]:

@@ -68,6 +68,8 @@ class ErrorCode(StrEnum):
     TOO_FEW_IMAGES = "too_few_images"
     BAD_TRAINING = "bad_training"
     BAD_CREDENTIALS = "bad_credentials"
+    PROBLEM_JOB = "problem_job"
+    NO_WORKERS = "no_workers"
     QUEUE_FULL = "queue_full"
     CLIENT_QUEUE_FULL = "client_queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"
@@ -78,13 +80,13 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
 
 
-# The codes a client may resubmit unchanged and expect to succeed: the agent was busy, went away,
-# the engine hit a transient failure (memory, a device hiccup), or the disk had no room for the result
-# files. Everything else is about the request itself, or a model file that is missing or broken, and
-# fails again until someone acts.
+# The codes a client may resubmit unchanged and expect to succeed: the agent (or a studio's workers)
+# was busy or went away, the engine hit a transient failure (memory, a device hiccup), or the disk had
+# no room for the result files. Everything else is about the request itself, or a model file that is
+# missing or broken, and fails again until someone acts.
 RETRYABLE = frozenset(
     {ErrorCode.UPLOAD_TIMEOUT, ErrorCode.UPLOAD_BUDGET_EXCEEDED, ErrorCode.QUEUE_FULL, ErrorCode.CLIENT_QUEUE_FULL,
-     ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED, ErrorCode.RESULT_NOT_SAVED}
+     ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED, ErrorCode.RESULT_NOT_SAVED, ErrorCode.NO_WORKERS}
 )
 
 

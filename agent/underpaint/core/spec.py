@@ -26,6 +26,7 @@ class Mode(StrEnum):
     GENERATE = "generate"
     REFINE = "refine"
     UPSCALE = "upscale"
+    EDIT = "edit"
 
 
 MAX_LORAS = 8
@@ -145,5 +146,7 @@ MODE_FIELDS: dict[Mode, frozenset[str]] = {
     Mode.GENERATE: _EVERY_MODE | _PROMPT,
     Mode.REFINE: _EVERY_MODE | _PROMPT | _BLEND | {"strength"},
     Mode.UPSCALE: _EVERY_MODE | _PROMPT | {"upscale"},
+    # The prompt is the instruction ("make the jacket red"); strength is how far the edit may go.
+    Mode.EDIT: _EVERY_MODE | _PROMPT | _BLEND | {"strength"},
 }
 """The Params fields each mode uses (the command line offers these as options)."""

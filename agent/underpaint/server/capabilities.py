@@ -15,11 +15,14 @@ def waiting_limit(settings: Settings) -> int:
 
 
 def model_info(engine: Engine, model: str) -> ModelInfo:
-    """What a job on `model` may add: the LoRAs, ControlNets, preprocessors and IP-Adapters made for it."""
+    """What a job on `model` may do (family, modes, sizes, guidance) and add: the LoRAs, ControlNets,
+    preprocessors and IP-Adapters made for it."""
     caps = engine.capabilities_for(model)
     return ModelInfo(name=model, description=caps.description, loras=list(caps.loras),
                      controlnets=[ControlNetInfo(name=name, kind=kind) for name, kind in caps.controlnets],
-                     preprocessors=sorted(caps.preprocessors), ip_adapters=list(caps.ip_adapters))
+                     preprocessors=sorted(caps.preprocessors), ip_adapters=list(caps.ip_adapters),
+                     family=caps.family, modes=sorted(caps.offered_modes), native_min=caps.native_min,
+                     native_max=caps.native_max, max_pixels=caps.max_pixels, guidance=caps.guidance)
 
 
 def capabilities(intake: Intake, settings: Settings) -> Capabilities:

@@ -201,6 +201,16 @@ class ModelInfo(_Message):
     preprocessors: list[ControlKind] = Field(default=[], description="Control kinds the agent can derive from "
                                                                      "a job's source (image 'source').")
     ip_adapters: list[str] = []
+    family: str = Field(default="", description="The model family read from its weights: sd1, sd2, sdxl (and "
+                                                "their -inpaint variants), flux-dev, flux-schnell, flux-fill, "
+                                                "flux-kontext, sd3.")
+    modes: list[Mode] = Field(default=[], description="The modes a job on this model may ask for.")
+    native_min: int = 0
+    native_max: int = 0
+    max_pixels: int = 0
+    guidance: Literal["cfg", "distilled", "none"] = Field(
+        default="none", description="How params.guidance steers this model: true classifier-free guidance, a "
+                                    "distilled guidance embedding, or not at all.")
 
 
 class EngineInfo(_Message):

@@ -14,6 +14,7 @@ export const MODE_LABELS: Record<Mode, string> = {
   generate: "Generate",
   refine: "Refine",
   upscale: "Upscale",
+  edit: "Edit",
 };
 
 /** Colour facts about a document, as plain strings so this module never needs Photoshop. */

@@ -4,7 +4,7 @@
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
  * via the `definition` "Mode".
  */
-export type Mode = "fill" | "remove" | "expand" | "generate" | "refine" | "upscale";
+export type Mode = "fill" | "remove" | "expand" | "generate" | "refine" | "upscale" | "edit";
 /**
  * The kinds of control a ControlNet is trained for (Krita AI Diffusion's control layers).
  *
@@ -78,6 +78,8 @@ export type ErrorCode =
   | "too_few_images"
   | "bad_training"
   | "bad_credentials"
+  | "problem_job"
+  | "no_workers"
   | "queue_full"
   | "client_queue_full"
   | "job_id_conflict"
@@ -1028,9 +1030,24 @@ export interface EngineInfo {
 export interface ModelInfo {
   controlnets?: ControlNetInfo[];
   description?: string;
+  /**
+   * The model family read from its weights: sd1, sd2, sdxl (and their -inpaint variants), flux-dev, flux-schnell, flux-fill, flux-kontext, sd3.
+   */
+  family?: string;
+  /**
+   * How params.guidance steers this model: true classifier-free guidance, a distilled guidance embedding, or not at all.
+   */
+  guidance?: "cfg" | "distilled" | "none";
   ip_adapters?: string[];
   loras?: string[];
+  max_pixels?: number;
+  /**
+   * The modes a job on this model may ask for.
+   */
+  modes?: Mode[];
   name: string;
+  native_max?: number;
+  native_min?: number;
   /**
    * Control kinds the agent can derive from a job's source (image 'source').
    */
