@@ -94,6 +94,21 @@ def test_the_hot_folders_contact_sheet_discloses_too(tmp_path: Path) -> None:
     assert read["photo.contact.png"]["XMP-iptcExt:DigitalSourceType"] == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
 
 
+def test_an_avif_deliverable_discloses_beside_its_recipe(tmp_path: Path) -> None:
+    from underpaint.results.delivery.export import credentials_stamp, deliver, read_variant
+    from underpaint.results.delivery.library import PresetLibrary
+
+    saved = ResultStore(tmp_path / "store", 14, 4096).save(make_result(), "job")
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "small.toml").write_text('width = 32\nheight = 24\nformat = "avif"\n')
+    variant = read_variant(saved.variants[0])
+    delivered = deliver(variant, [PresetLibrary(tmp_path / "presets").get("small")], tmp_path / "out", "cover",
+                        credentials_stamp(DISCLOSURE_ONLY, variant, saved.variants[0])).files[0]
+    read = exiftool(delivered.path, tags=("-XMP-iptcExt:DigitalSourceType", "-XMP:all"))[delivered.path.name]
+    assert read["XMP-iptcExt:DigitalSourceType"] == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert "XMP-underpaint:Recipe" in read
+
+
 @pytest.mark.parametrize("fmt", ["png", *ENCODED])
 def test_stamping_leaves_the_pixels_as_they_were(fmt: str) -> None:
     pixels = gradient_rgba(40, 56)

@@ -7,7 +7,8 @@
 PSD gets the XMP only, as c2pa cannot embed a manifest in it: `sidecar_manifest(...)` gives the
 signed manifest store to write beside it as NAME.c2pa, bound to the PSD's bytes by a data hash.
 AVIF gets the manifest only: its XMP lives in an item that cannot be added without
-re-encoding, so its encoder takes `disclosure_xmp(...)` (Pillow's `xmp=`) instead: pass it.
+re-encoding, so its encoder takes `disclosure_xmp(...)` (Pillow's `xmp=`) instead, as the
+deliverables' renderer does (results/delivery: Stamp.xmp).
 """
 
 from __future__ import annotations

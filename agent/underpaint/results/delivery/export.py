@@ -26,12 +26,13 @@ from underpaint.results.credentials import (
     Credentials,
     Ingredient,
     Provenance,
+    disclosure_xmp,
     sidecar_manifest,
     source_ingredient,
 )
 from underpaint.results.credentials import stamp as stamp_file
 from underpaint.results.delivery.preset import Preset
-from underpaint.results.delivery.render import render
+from underpaint.results.delivery.render import XmpEdit, render
 from underpaint.results.layered import LayeredResult, VariantLayer
 from underpaint.results.png import flatten_variant, read_png_recipe
 from underpaint.results.psd import read_psd_recipe, write_atomically
@@ -41,9 +42,18 @@ from underpaint.results.store import ResultStore, variant_name
 _PSD_MAGIC = b"8BPS"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _VARIANT_PNG = re.compile(r"variant-(\d+)\.png$")
-Stamp = Callable[[bytes, Preset], tuple[bytes, bytes | None]]
-"""Last touch on a deliverable's bytes before they are written (Content Credentials), given its preset: the
-file's bytes, and the manifest to write beside it for a format no manifest can be embedded in (PSD)."""
+Finish = Callable[[bytes, Preset], tuple[bytes, bytes | None]]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Content Credentials for deliverables. `finish` is the last touch on a file's bytes before they are
+    written, given its preset: the file's bytes, and the manifest to write beside it for a format no manifest
+    can be embedded in (PSD). `xmp` edits the XMP packet of formats whose XMP is written by the encoder and
+    cannot be changed after it (AVIF), so their disclosure goes in as they are encoded."""
+
+    finish: Finish
+    xmp: XmpEdit | None = None
 _INGREDIENT_FORMATS = frozenset({"png", "jpeg", "webp", "tiff", "avif"})
 
 
@@ -98,7 +108,8 @@ def deliver(result: ResultVariant, presets: Sequence[Preset], out_dir: Path, nam
     """Write `result` as every preset's file into `out_dir`. Files are named by each preset's pattern (with
     `name` as {name}) unless `file_name(preset, size)` says otherwise. Nothing is written when two presets would
     write one file name, or when any preset fails (a target size it cannot reach): a delivery is whole or absent."""
-    rendered = [(preset, render(result.pixels, preset, result.recipe)) for preset in presets]
+    rendered = [(preset, render(result.pixels, preset, result.recipe, stamp.xmp if stamp else None))
+                for preset in presets]
     names = [file_name(preset, out.size) if file_name else preset.file_name(name, result.index, out.size.width,
                                                                              out.size.height)
              for preset, out in rendered]
@@ -110,7 +121,7 @@ def deliver(result: ResultVariant, presets: Sequence[Preset], out_dir: Path, nam
     out_dir.mkdir(parents=True, exist_ok=True)
     files, warnings = [], []
     for (preset, out), file in zip(rendered, names, strict=True):
-        data, sidecar = stamp(out.data, preset) if stamp is not None else (out.data, None)
+        data, sidecar = stamp.finish(out.data, preset) if stamp is not None else (out.data, None)
         path = out_dir / file
         write_atomically(path, _writes(data))
         if sidecar is not None:
@@ -137,7 +148,10 @@ def credentials_stamp(credentials: Credentials, result: ResultVariant, origin: P
         data = stamp_file(data, preset.format, provenance, credentials)
         return data, sidecar_manifest(data, provenance, credentials) if preset.format == "psd" else None
 
-    return stamped
+    def disclosed(packet: bytes | None) -> bytes | None:
+        return disclosure_xmp(result.recipe, credentials, packet) or packet
+
+    return Stamp(stamped, disclosed)
 
 
 def deliver_job(store: ResultStore, job_id: str, variant: int, presets: Sequence[Preset]) -> Delivery:

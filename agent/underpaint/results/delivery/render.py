@@ -12,6 +12,7 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -27,6 +28,8 @@ from underpaint.results.psd import _xmp_packet
 from underpaint.results.recipe import RECIPE_KEY, Recipe
 
 DEFAULT_QUALITY = {"jpeg": 90, "webp": 85, "avif": 70}
+XmpEdit = Callable[[bytes | None], bytes | None]
+"""A change to a file's XMP packet (None: it has none yet) made as it is encoded (the IPTC disclosure)."""
 _JPEG_XMP_MAX = 65504 - 29  # the segment's payload less the XMP namespace header
 _ANCHORS: dict[Anchor, tuple[float, float]] = {
     "center": (0.5, 0.5), "top": (0.5, 0.0), "bottom": (0.5, 1.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
@@ -78,9 +81,11 @@ def layout(source: Size, preset: Preset) -> Layout:
     return Layout((0, 0, width, height), scaled, Size(width=box_w, height=box_h), offset)
 
 
-def render(pixels: np.ndarray, preset: Preset, recipe: Recipe | None = None) -> Rendered:
+def render(pixels: np.ndarray, preset: Preset, recipe: Recipe | None = None, avif_xmp: XmpEdit | None = None
+           ) -> Rendered:
     """`pixels` (RGBA8, sRGB) as the file `preset` describes; `recipe` goes with it unless the preset strips
-    metadata. Raises RequestError target_size_unreachable when no quality gets under the preset's target."""
+    metadata. `avif_xmp` edits an AVIF's XMP as it is encoded (no XMP can be added to an AVIF afterwards).
+    Raises RequestError target_size_unreachable when no quality gets under the preset's target."""
     source = Size(width=pixels.shape[1], height=pixels.shape[0])
     plan = layout(source, preset)
     warnings = []
@@ -96,7 +101,7 @@ def render(pixels: np.ndarray, preset: Preset, recipe: Recipe | None = None) -> 
         scaled = Image.fromarray(cropped, "RGBA").resize(
             (plan.scaled.width, plan.scaled.height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     image = _placed(scaled, plan, preset)
-    data, quality = _encoded(image, preset, recipe)
+    data, quality = _encoded(image, preset, recipe, avif_xmp)
     return Rendered(data, plan.canvas, quality, warnings)
 
 
@@ -118,10 +123,13 @@ def _placed(scaled: Image.Image, plan: Layout, preset: Preset) -> Image.Image:
     return convert(flat, preset.profile)
 
 
-def _encoded(image: Image.Image, preset: Preset, recipe: Recipe | None) -> tuple[bytes, int | None]:
+def _encoded(image: Image.Image, preset: Preset, recipe: Recipe | None, avif_xmp: XmpEdit | None
+             ) -> tuple[bytes, int | None]:
     """The file's bytes and the quality used (None for lossless formats)."""
     recipe_json = recipe.to_json() if recipe is not None and preset.metadata == "keep" else None
     write = _WRITERS[preset.format]
+    if preset.format == "avif" and avif_xmp is not None:
+        write = partial(_avif, edit=avif_xmp)
     if preset.format not in DEFAULT_QUALITY:
         return write(image, preset, recipe_json, None), None
     if preset.target_kb is None:
@@ -188,9 +196,13 @@ def _webp(image: Image.Image, preset: Preset, recipe_json: str | None, quality: 
     return out.getvalue()
 
 
-def _avif(image: Image.Image, preset: Preset, recipe_json: str | None, quality: int | None) -> bytes:
+def _avif(image: Image.Image, preset: Preset, recipe_json: str | None, quality: int | None,
+          edit: XmpEdit | None = None) -> bytes:
     out = io.BytesIO()
-    extra = {"xmp": xmp} if (xmp := _xmp(recipe_json)) is not None else {}
+    xmp = _xmp(recipe_json)
+    if edit is not None:
+        xmp = edit(xmp)
+    extra = {"xmp": xmp} if xmp is not None else {}
     image.save(out, "AVIF", quality=quality, speed=8, icc_profile=load_profile(preset.profile).data, **extra)
     return out.getvalue()
 
