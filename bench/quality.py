@@ -10,12 +10,16 @@ differs. Per image and size it reports:
 - seam: gradient across the blend's edge over the source's nearby (mean;
   about 1 is seamless);
 - seconds per megapixel of filled area.
-Then `underpaint fill` on a 4000x3000 photo with a 600x400 soft selection,
+The summary of texture and seam against BASELINE averages every fill over
+QUALITY_SEEDS, since one seed's fill of a large hole can copy the wrong
+thing and swing a mean. Then `underpaint fill` on a 4000x3000 photo with a 600x400 soft selection,
 end to end through a running agent. Prints Markdown for docs/benchmarks.md.
 
 Before and after in one run: the classic engine of BASELINE (the commit
 before issue 17's speed work, taken with `git archive`) runs the same fills
-in a subprocess, interleaved with today's, so both see the same machine.
+in a subprocess, interleaved with today's, so both see the same machine:
+wall time with every thread, and CPU seconds with one (`NUMBA_NUM_THREADS=1`,
+`time.process_time`), which other work on a shared machine disturbs least.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ LARGE = HOLE_SIZES[-1]
 """The large holes, whose seconds per megapixel issue 17 asks to cut."""
 BASELINE = "3d2a827"
 """The commit whose classic engine is the "before" of the speed comparison."""
+QUALITY_SEEDS = (0, 1, 2)
 SPEED_ROUNDS = int(os.environ.get("BENCH_QUALITY_ROUNDS", 2))
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,9 +114,9 @@ def composite(result: LayeredResult) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
-def measure(engine: Engine, image: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
+def measure(engine: Engine, image: np.ndarray, mask: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
     height, width = mask.shape
-    spec = JobSpec(job_id="q", mode=Mode.FILL, params=Params(), document=Size(width=width, height=height),
+    spec = JobSpec(job_id="q", mode=Mode.FILL, params=Params(seed=seed), document=Size(width=width, height=height),
                    region=Rect(x=0, y=0, width=width, height=height), image=image, mask=mask)
     start = time.perf_counter()
     result = run_pipeline(spec, engine, _quiet, CancelToken())
@@ -140,21 +145,25 @@ def fills() -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
 
 
 def classic_figures() -> list[tuple[float, float, float]]:
-    """(texture, seam, s/MP) of the classic engine on every fill, in `fills` order."""
+    """(texture, seam, s/MP) of the classic engine on every fill, `fills` order within QUALITY_SEEDS order."""
     warm_up()
-    return [measure(ClassicEngine(), image, mask) for _, _, image, mask in fills()]
+    return [measure(ClassicEngine(), image, mask, seed) for seed in QUALITY_SEEDS for _, _, image, mask in fills()]
 
 
-def quality_table(before: list[tuple[float, float, float]]) -> tuple[list[str], list[str]]:
-    """The table rows (today's engine, BASELINE's, Telea) and a summary of before against after."""
-    warm_up()
+def quality_table(before_seeds: list[tuple[float, float, float]]) -> tuple[list[str], list[str]]:
+    """The table rows (today's engine, BASELINE's, Telea; the first seed) and a summary of before
+    against after over every seed."""
+    after_seeds = classic_figures()
+    count = len(after_seeds) // len(QUALITY_SEEDS)
+    before = before_seeds[:count]
     rows = ["| photo | hole | original texture | classic texture | before | Telea texture | classic seam | before "
             "| Telea seam | classic s/MP | before | Telea s/MP |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     wins = 0
-    after: list[tuple[float, float, float]] = []
     originals: list[float] = []
-    for (name, fraction, image, mask), (bt, bs, bm) in zip(fills(), before, strict=True):
-        ct, cs, cm = measure(ClassicEngine(), image, mask)
+    large: list[int] = []
+    for index, ((name, fraction, image, mask), (bt, bs, bm), (ct, cs, cm)) in enumerate(
+        zip(fills(), before, after_seeds[:count], strict=True)
+    ):
         tt, ts, tm = measure(Telea(), image, mask)
         original = texture_ratio(image, mask > 0, image)
         side = round(min(image.shape[:2]) * fraction)
@@ -162,13 +171,19 @@ def quality_table(before: list[tuple[float, float, float]]) -> tuple[list[str], 
                     f"**{ct:.2f}** | {bt:.2f} | {tt:.2f} | {cs:.2f} | {bs:.2f} | {ts:.2f} | {cm:.1f} | {bm:.1f} "
                     f"| {tm:.1f} |")
         wins += ct > 2 * tt
-        after.append((ct, cs, cm))
         originals.append(original)
-    summary = [f"The classic engine keeps more than twice Telea's texture on {wins} of {len(after)} fills.", "",
-               "| over all fills (mean) | before | after |", "|---|---|---|"]
+        large += [index + seed * count for seed in range(len(QUALITY_SEEDS))] if fraction == LARGE else []
+    seeds = ", ".join(map(str, QUALITY_SEEDS))
+    summary = [f"The classic engine keeps more than twice Telea's texture on {wins} of {count} fills.", "",
+               f"| mean over all fills, seeds {seeds} | before | after | over the large holes: before | after |",
+               "|---|---|---|---|---|"]
+    every = originals * len(QUALITY_SEEDS)
     for label, figure in (("texture off the original's, \\|log(classic / original)\\|", _texture_error),
                           ("seam off seamless, \\|seam - 1\\|", _seam_error)):
-        summary.append(f"| {label} | {figure(before, originals):.3f} | {figure(after, originals):.3f} |")
+        old, new = figure(before_seeds, every), figure(after_seeds, every)
+        old_large = figure([before_seeds[i] for i in large], [every[i] for i in large])
+        new_large = figure([after_seeds[i] for i in large], [every[i] for i in large])
+        summary.append(f"| {label} | {old:.3f} | {new:.3f} | {old_large:.3f} | {new_large:.3f} |")
     return rows, summary
 
 
@@ -193,12 +208,13 @@ def cli_inputs() -> tuple[np.ndarray, np.ndarray]:
 
 
 def engine_speed() -> dict[str, float]:
-    """Seconds per megapixel of hole of the classic engine that imports here: the large holes
-    through the pipeline, and the 12 MP fill in-process (`underpaint.fill`, decode included)."""
+    """Seconds per megapixel of hole of the classic engine that imports here, wall and CPU: the
+    large holes through the pipeline, and the 12 MP fill in-process (`underpaint.fill`, decode
+    included)."""
     from underpaint import api
 
     warm_up()
-    start, pixels = time.perf_counter(), 0
+    start, cpu, pixels = time.perf_counter(), time.process_time(), 0
     for _, fraction, image, mask in fills():
         if fraction == LARGE:
             run_pipeline(JobSpec(job_id="s", mode=Mode.FILL, params=Params(),
@@ -206,15 +222,17 @@ def engine_speed() -> dict[str, float]:
                                  region=Rect(x=0, y=0, width=mask.shape[1], height=mask.shape[0]), image=image,
                                  mask=mask), ClassicEngine(), _quiet, CancelToken())
             pixels += int((mask > 0).sum())
-    large = (time.perf_counter() - start) / (pixels / 1e6)
+    large, large_cpu = (time.perf_counter() - start) / (pixels / 1e6), (time.process_time() - cpu) / (pixels / 1e6)
     image, mask = cli_inputs()
+    hole_mp = int((mask > 0).sum()) / 1e6
     with tempfile.TemporaryDirectory() as folder:
         Image.fromarray(image).save(Path(folder) / "photo.png", compress_level=1)
         Image.fromarray(mask).save(Path(folder) / "mask.png")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         api.fill(Path(folder) / "photo.png", Path(folder) / "mask.png")
-        photo_fill = time.perf_counter() - start
-    return {"large": large, "photo_fill": photo_fill, "photo_hole_mp": int((mask > 0).sum()) / 1e6}
+        photo, photo_cpu = (time.perf_counter() - start) / hole_mp, (time.process_time() - cpu) / hole_mp
+    return {"large": large, "large_cpu": large_cpu, "photo_fill": photo, "photo_fill_cpu": photo_cpu,
+            "photo_hole_mp": hole_mp}
 
 
 def baseline(folder: Path) -> dict[str, str]:
@@ -232,11 +250,16 @@ def in_subprocess(mode: str, env: dict[str, str] | None = None) -> Any:
 
 
 def compare_speed(before: dict[str, str]) -> dict[str, list[dict[str, float]]]:
-    """Both engines' `engine_speed`, interleaved, SPEED_ROUNDS each, each in a fresh process."""
-    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    """Both engines' `engine_speed`, interleaved, SPEED_ROUNDS each, each in a fresh process: on
+    every thread ("before", "after") and on one ("before 1 thread", "after 1 thread")."""
+    one = {"NUMBA_NUM_THREADS": "1"}
+    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": [], "before 1 thread": [],
+                                               "after 1 thread": []}
     for _ in range(SPEED_ROUNDS):
         runs["before"].append(in_subprocess("--engine-speed", before))
         runs["after"].append(in_subprocess("--engine-speed"))
+        runs["before 1 thread"].append(in_subprocess("--engine-speed", before | one))
+        runs["after 1 thread"].append(in_subprocess("--engine-speed", dict(os.environ) | one))
     return runs
 
 
@@ -294,14 +317,16 @@ def main() -> None:
           f"(CLI process start, upload, fill, PSD + PNG download): **{end_to_end:.2f} s** median of 3; "
           f"the same fill in-process (`underpaint.fill`, decode included): {in_process:.2f} s.\n")
     print(f"### Classic engine speed, before ({BASELINE}) and after, interleaved, {SPEED_ROUNDS} rounds\n")
-    print("| measure | before | after | after / before |\n|---|---|---|---|")
+    print("| measure (median of the rounds) | before | after | after / before |\n|---|---|---|---|")
     hole_mp = speed["after"][0]["photo_hole_mp"]
-    for key, label, unit in (("large", f"large holes ({LARGE:.0%} of the short side, 8 photos), s/MP of hole",
-                              1.0),
-                             ("photo_fill", f"4000x3000 fill in-process, s/MP of hole ({hole_mp:.2f} MP)",
-                              1 / hole_mp)):
-        old = statistics.median(r[key] for r in speed["before"]) * unit
-        new = statistics.median(r[key] for r in speed["after"]) * unit
+    large = f"large holes ({LARGE:.0%} of the short side, 8 photos)"
+    photo = f"4000x3000 fill in-process ({hole_mp:.2f} MP hole)"
+    for label, runs, key in ((f"{large}, wall s/MP of hole, every thread", "", "large"),
+                             (f"{large}, CPU s/MP of hole, one thread", " 1 thread", "large_cpu"),
+                             (f"{photo}, wall s/MP of hole, every thread", "", "photo_fill"),
+                             (f"{photo}, CPU s/MP of hole, one thread", " 1 thread", "photo_fill_cpu")):
+        old = statistics.median(r[key] for r in speed["before" + runs])
+        new = statistics.median(r[key] for r in speed["after" + runs])
         print(f"| {label} | {old:.1f} | **{new:.1f}** | {new / old:.2f} ({old / new:.1f}x faster) |")
 
 
