@@ -128,3 +128,23 @@ def engine(registry_path: Path) -> Engine:
     from underpaint.engines.diffusers.registry import ModelRegistry
 
     return DiffusersEngine(ModelRegistry(registry_path), "sd15", LoadOptions(placement("cpu")), max_models=4)
+
+
+@pytest.fixture(scope="session")
+def family_registry_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny FLUX.1 ([dev], [schnell], Fill, Kontext) and SD 3.5 models, each registered under its family's name."""
+    from tiny_flux import build_tiny_families
+
+    return build_tiny_families(tmp_path_factory.getbasetemp() / "tiny-families")
+
+
+@pytest.fixture(scope="session")
+def family_engine(family_registry_path: Path) -> Engine:
+    """One diffusers engine over the tiny FLUX.1 and SD 3.5 models, warm for the session."""
+    from underpaint.engines.diffusers.device import placement
+    from underpaint.engines.diffusers.engine import DiffusersEngine
+    from underpaint.engines.diffusers.loader import LoadOptions
+    from underpaint.engines.diffusers.registry import ModelRegistry
+
+    return DiffusersEngine(ModelRegistry(family_registry_path), "flux-dev", LoadOptions(placement("cpu")),
+                           max_models=5)

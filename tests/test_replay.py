@@ -81,13 +81,21 @@ def test_a_classic_result_replays_bit_identically_from_its_own_file(
     assert_same_pixels(first, again)
 
 
+@pytest.fixture(scope="module")
+def families(tmp_path_factory: pytest.TempPathFactory, family_engine: Engine) -> Underpaint:
+    return Underpaint(make_settings(tmp_path_factory.mktemp("families")), {"diffusers": family_engine})
+
+
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("mode", list(Mode))
 def test_a_diffusers_result_replays_bit_identically_from_its_own_file(
-        diffusers: Underpaint, tmp_path: Path, mode: Mode, source: str) -> None:
+        request: pytest.FixtureRequest, tmp_path: Path, mode: Mode, source: str) -> None:
+    # An edit runs on an instruction-edit model (FLUX.1 Kontext); every other mode on SD 1.5.
+    underpaint: Underpaint = request.getfixturevalue("families" if mode is Mode.EDIT else "diffusers")
+    model = {"model": "flux-kontext"} if mode is Mode.EDIT else {}
     strength = {"strength": 0.7 if mode is Mode.REFINE else 1.0} if mode is not Mode.UPSCALE else {}
-    first = make(diffusers, mode, variants=2, seed=11, steps=2, prompt="a red cat", **strength)
-    again = replay_from(diffusers, save(first, tmp_path), source, first)
+    first = make(underpaint, mode, variants=2, seed=11, steps=2, prompt="a red cat", **model, **strength)
+    again = replay_from(underpaint, save(first, tmp_path), source, first)
     assert_same_pixels(first, again)
 
 

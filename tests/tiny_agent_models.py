@@ -2,7 +2,8 @@
 
     python tests/tiny_agent_models.py DATA_DIR
 
-writes DATA_DIR/models.json with a tiny SD 1.5 model (`sd15`), a canny ControlNet for it (`canny`, from its
+writes DATA_DIR/models.json with a tiny SD 1.5 model (`sd15`), a tiny FLUX.1 Kontext (`tiny-kontext`, the one that
+edits by instruction, so a panel shows Edit for it and not for sd15), a canny ControlNet for sd15 (`canny`, from its
 UNet), a kohya LoRA (`ink`) and an IP-Adapter (`ip-sd15`, with its image encoder beside it as h94 ships
 them), each saved as users download them and added as `underpaint models add` does, plus a style
 (`ink-wash`) that uses the LoRA and one (`ink-study`) with steps enough for previews. The agent started on
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 from tiny_controlnets import make_controlnet, save_controlnet
+from tiny_flux import NATIVE as FLUX_NATIVE
+from tiny_flux import save_flux_kontext
 from tiny_ip_adapter import ENCODERS, save_image_encoder, save_ip_adapter
 from tiny_loras import save_kohya_lora
 from tiny_pipelines import NATIVE, _checkpoint_pipeline, save_sd15
@@ -35,6 +38,7 @@ def register_tiny_models(data: Path) -> None:
     ip_adapter = save_ip_adapter(sd15, h94 / "ip-adapter_sd15.safetensors", ENCODERS["models"], plus=False, seed=1)
     registry = ModelRegistry(data / "models.json")
     registry.put(make_entry("sd15", sd15, native=NATIVE))
+    registry.put(make_entry("tiny-kontext", save_flux_kontext(models / "tiny-kontext"), native=FLUX_NATIVE))
     registry.put(make_entry("canny", canny, control_kind=ControlKind.CANNY))
     registry.put(make_entry("ink", ink))
     registry.put(make_entry("ip-sd15", ip_adapter))

@@ -9,8 +9,8 @@ from typing import Any
 
 from underpaint.version import __version__
 
-_API = ("Control", "ParamError", "Reference", "Underpaint", "expand", "fill", "fill_set", "generate", "generate_set",
-        "refine", "remove", "replay", "run_set", "save_psd", "upscale")
+_API = ("Control", "ParamError", "Reference", "Underpaint", "edit", "expand", "fill", "fill_set", "generate",
+        "generate_set", "refine", "remove", "replay", "run_set", "save_psd", "upscale")
 __all__ = ["__version__", *_API]
 
 

@@ -2,6 +2,7 @@
 
     import underpaint
     result = underpaint.fill("photo.jpg", "mask.png", variants=3, prompt="a red kite")
+    changed = underpaint.edit("photo.jpg", "make the jacket red", model="kontext")   # an instruction edit
     underpaint.save_psd(result, "out.psd")
     again = underpaint.replay("out.psd")          # the same pixels, from the file alone
     guided = underpaint.fill("photo.jpg", "mask.png", controls=[underpaint.Control("canny", "source")],
@@ -142,6 +143,11 @@ class Underpaint:
     def refine(self, image: ImageLike, mask: ImageLike | None = None, **params: Any) -> LayeredResult:
         """Rework `image` (inside `mask`, or all of it) at `strength`."""
         return self.run(Mode.REFINE, image, mask, **params)
+
+    def edit(self, image: ImageLike, instruction: str, mask: ImageLike | None = None, **params: Any) -> LayeredResult:
+        """Apply `instruction` ("make the jacket red") to `image`, inside `mask` or all of it, as far as `strength`,
+        on a model that edits by instruction (FLUX.1 Kontext)."""
+        return self.run(Mode.EDIT, image, mask, prompt=instruction, **params)
 
     def upscale(self, image: ImageLike, factor: float | None = None, size: Size | tuple[int, int] | None = None,
                 upscaler: str | None = None, refine: float = 0.0, **params: Any) -> LayeredResult:
@@ -314,6 +320,10 @@ def run_set(mode: Mode | str, images: Sequence[ImageLike] = (), masks: ImageLike
 
 def refine(image: ImageLike, mask: ImageLike | None = None, **params: Any) -> LayeredResult:
     return default().refine(image, mask, **params)
+
+
+def edit(image: ImageLike, instruction: str, mask: ImageLike | None = None, **params: Any) -> LayeredResult:
+    return default().edit(image, instruction, mask, **params)
 
 
 def upscale(image: ImageLike, factor: float | None = None, size: Size | tuple[int, int] | None = None,

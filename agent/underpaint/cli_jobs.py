@@ -1,4 +1,4 @@
-"""`underpaint fill|remove|expand|generate|refine|upscale|replay`: jobs through the running agent.
+"""`underpaint fill|remove|expand|generate|refine|edit|upscale|replay`: jobs through the running agent.
 
 Each mode's options are made from the Params definition (the fields MODE_FIELDS
 gives the mode, with their types, ranges and descriptions), so the command line
@@ -51,6 +51,7 @@ _HELP = {
     Mode.EXPAND: "Grow IMAGE's canvas by --expand and fill the new strips (and MASK, if given).",
     Mode.GENERATE: "Create a new --size image from the prompt.",
     Mode.REFINE: "Rework IMAGE (inside MASK, or all of it) at --strength.",
+    Mode.EDIT: "Apply INSTRUCTION (\"make the jacket red\") to IMAGE, inside MASK or all of it, as far as --strength.",
     Mode.UPSCALE: "Make IMAGE --factor times larger, or --size, with --upscaler (default: Lanczos and a light "
                   "unsharp mask), re-detailed in tiles at --refine when above 0.",
 }
@@ -100,12 +101,13 @@ class SizeType(click.ParamType[Size]):
             self.fail(f"{value!r} is not a size like 1024x768.", param, ctx)
 
 
-def params_options(mode: Mode) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """One option per Params field `mode` uses, typed and described as Params declares it."""
+def params_options(mode: Mode, argument: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One option per Params field `mode` uses, typed and described as Params declares it; `argument` is
+    the field the command takes as a positional argument instead (edit's instruction is its prompt)."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         for name in reversed(list(Params.model_fields)):
-            if name in MODE_FIELDS[mode]:
+            if name in MODE_FIELDS[mode] and name != argument:
                 function = _option(name)(function)
         return function
 
@@ -181,14 +183,17 @@ def _common(function: Callable[..., Any]) -> Callable[..., Any]:
     return with_client_options(function)
 
 
-def _job_command(mode: Mode, image: bool, mask: str | None) -> click.Command:
-    """The command for `mode`: IMAGE... if the mode needs one, --mask required, optional or absent."""
+def _job_command(mode: Mode, image: bool, mask: str | None, instruction: bool = False) -> click.Command:
+    """The command for `mode`: IMAGE... if the mode needs one, --mask required, optional or absent, and
+    with `instruction` an INSTRUCTION argument after the images that is the job's prompt."""
 
     def command(ctx: click.Context, /, out: Path | None, out_dir: Path | None, set_id: str | None, as_json: bool,
                 host: str | None, port: int | None, **given: Any) -> None:
         from underpaint.client.run_job import ClientJob
 
         images: tuple[Path, ...] = given.pop("image", ())
+        if instruction:
+            given["prompt"] = given.pop("instruction")
         masks: tuple[Path, ...] = given.pop("mask", ())
         sizes: tuple[Size, ...] = given.pop("size", ())
         controls: tuple[SentControl, ...] = given.get("controls") or ()
@@ -209,7 +214,7 @@ def _job_command(mode: Mode, image: bool, mask: str | None) -> click.Command:
     command.__doc__ = (_HELP[mode] + " Runs through the agent; writes OUT.psd and variant PNGs. Several "
                        + ("images" if image else "--size") + " make a consistent set: one job each, with the "
                        "same params and one set id (--set), written to --out-dir.")
-    decorated: Callable[..., Any] = params_options(mode)(command)
+    decorated: Callable[..., Any] = params_options(mode, "prompt" if instruction else None)(command)
     decorated = _outputs_options(decorated)
     if mode is Mode.GENERATE:
         decorated = click.option("--size", required=True, multiple=True, type=SizeType(),
@@ -218,6 +223,8 @@ def _job_command(mode: Mode, image: bool, mask: str | None) -> click.Command:
         decorated = click.option("--mask", required=mask == "required", multiple=True, type=_IMAGE,
                                  help="Selection: white = change, black = keep, grey = soft. One for every "
                                       "image, or one per image in order.")(decorated)
+    if instruction:
+        decorated = click.argument("instruction")(decorated)
     if image:
         decorated = click.argument("image", nargs=-1, required=True, type=_IMAGE)(decorated)
     return click.command(mode.value)(click.pass_context(decorated))
@@ -302,6 +309,7 @@ remove = _job_command(Mode.REMOVE, image=True, mask="required")
 expand = _job_command(Mode.EXPAND, image=True, mask="optional")
 generate = _job_command(Mode.GENERATE, image=False, mask=None)
 refine = _job_command(Mode.REFINE, image=True, mask="optional")
+edit = _job_command(Mode.EDIT, image=True, mask="optional", instruction=True)
 upscale = _job_command(Mode.UPSCALE, image=True, mask=None)
 
 
@@ -331,7 +339,7 @@ def replay(ctx: click.Context, /, result_file: Path, image: Path | None, mask: P
     submit_and_report(ctx, request, out, as_json, host, port)
 
 
-JOB_COMMANDS = (fill, remove, expand, generate, refine, upscale, replay)
+JOB_COMMANDS = (fill, remove, expand, generate, refine, edit, upscale, replay)
 
 
 def submit_and_report(ctx: click.Context, request: ClientJob, out: Path, as_json: bool, host: str | None,

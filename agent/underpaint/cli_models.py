@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -39,32 +40,63 @@ def _what(entry: Any) -> str:
     return "LoRA" if entry.role == "lora" else "model"
 
 
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB" if size >= 2**27 else f"{size / 2**20:.1f} MiB"
+
+
+def _sizes(ctx: click.Context, entry: Any) -> dict[str, Any]:
+    """Size on disk, and the memory the weights take in the dtype they will run in here (device and dtype
+    settings; bf16 for FLUX and SD 3.5 where a GPU's automatic pick is fp16); None for files that are missing
+    or cannot be read (its status says which)."""
+    from underpaint.engines.diffusers.checkpoint import ModelFileError
+    from underpaint.engines.diffusers.device import for_transformers, placement
+    from underpaint.engines.diffusers.memory import disk_bytes, weight_bytes
+
+    settings = load(ctx).settings
+    chosen = placement(settings.device, settings.dtype)
+    if entry.role in ("model", "controlnet") and not entry.arch.family.unet:
+        chosen = for_transformers(chosen)
+    sizes: dict[str, Any] = {"disk_bytes": None, "memory_bytes": None,
+                             "dtype": str(chosen.dtype).removeprefix("torch.")}
+    # A file that cannot be read is listed with its status; `models add` again says what is wrong with it.
+    with contextlib.suppress(ModelFileError, OSError):
+        sizes |= {"disk_bytes": disk_bytes(entry.location), "memory_bytes": weight_bytes(entry.location, chosen.dtype)}
+    return sizes
+
+
 @click.group()
 def models() -> None:
-    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants), LoRAs,
-    ControlNets and super-resolution upscalers."""
+    """Manage named diffusers models (Stable Diffusion 1.x, 2.x, SDXL and their inpainting variants, FLUX.1
+    [dev], [schnell], Fill and Kontext, SD 3.5), LoRAs, ControlNets and super-resolution upscalers."""
 
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def list_models(ctx: click.Context, /, as_json: bool) -> None:
-    """List registered models and LoRAs."""
+    """List registered models and LoRAs: each one's family (architecture), size on disk and the memory its
+    weights need in the dtype they will run in."""
     from underpaint.engines.diffusers.registry import RegistryError
 
     registry = _registry(ctx)
     try:
         entries = registry.entries()
-    except RegistryError as exc:
+        sizes = {name: _sizes(ctx, entry) for name, entry in entries.items()}
+    except (RegistryError, ValueError) as exc:  # ValueError: a device setting this machine lacks
         raise _fail(exc) from None
     if as_json:
-        click.echo(json.dumps([e.model_dump(mode="json") for e in entries.values()], indent=2))
+        click.echo(json.dumps([e.model_dump(mode="json") | sizes[e.name] for e in entries.values()], indent=2))
         return
-    table = Table("name", "is", "architecture", "kind", "where", "sha256", "status",
+    table = Table("name", "is", "architecture", "on disk", "memory", "kind", "where", "sha256", "status",
                   title=f"Models, LoRAs and ControlNets (registry {registry.path})")
     for entry in entries.values():
-        status = "ok" if entry.location.exists() else "[red]missing[/red]"
-        table.add_row(entry.name, _what(entry), entry.architecture, entry.kind, entry.source, entry.sha256[:12], status)
+        size = sizes[entry.name]
+        readable = "ok" if size["disk_bytes"] is not None else "[red]unreadable[/red]"
+        status = readable if entry.location.exists() else "[red]missing[/red]"
+        disk, needed = ((_gib(size["disk_bytes"]), f"{_gib(size['memory_bytes'])} ({size['dtype']})")
+                        if size["disk_bytes"] is not None else ("-", "-"))
+        table.add_row(entry.name, _what(entry), entry.architecture, disk, needed, entry.kind, entry.source,
+                      entry.sha256[:12], status)
     Console().print(table)
     if not entries:
         console.print("No models yet: `underpaint models add NAME PATH` or `underpaint models pull HUB_ID`.")
@@ -89,13 +121,13 @@ def list_models(ctx: click.Context, /, as_json: bool) -> None:
 def add(ctx: click.Context, /, name: str, path: Path, config_source: str | None,
         native: tuple[int, int, int] | None, allow_ckpt: bool, control_kind: str | None,
         image_encoder: Path | None) -> None:
-    """Register the model, LoRA, ControlNet or IP-Adapter at PATH as NAME: a diffusers folder, a .safetensors
-    checkpoint, a .safetensors LoRA (kohya or diffusers format), a ControlNet (a diffusers folder or one
-    .safetensors, with --kind), an IP-Adapter (its .safetensors, or a folder holding one, with the image_encoder
-    folder beside it or --image-encoder), or a preprocessor model that makes control maps (a transformers
-    depth-estimation or ADE20K segmentation folder), or with --kind upscaler a super-resolution model (.pth or
-    .safetensors); which it is, and its architecture, is read from the weights
-    and configs."""
+    """Register the model, LoRA, ControlNet or IP-Adapter at PATH as NAME: a diffusers folder (SD, FLUX.1 or
+    SD 3.5; a Hugging Face cache folder models--OWNER--NAME works too), a .safetensors checkpoint (SD), a
+    .safetensors LoRA (kohya or diffusers format), a ControlNet (a diffusers folder or one .safetensors, with
+    --kind), an IP-Adapter (its .safetensors, or a folder holding one, with the image_encoder folder beside it or
+    --image-encoder), or a preprocessor model that makes control maps (a transformers depth-estimation or ADE20K
+    segmentation folder), or with --kind upscaler a super-resolution model (.pth or .safetensors); which it is,
+    and its architecture, is read from the weights and configs."""
     from underpaint.engines.diffusers.checkpoint import ModelFileError
     from underpaint.engines.diffusers.registry import RegistryError, make_entry
 

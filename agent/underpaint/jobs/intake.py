@@ -25,8 +25,10 @@ from underpaint.jobs.upscale_plan import check_upscale, check_upscale_pixels
 from underpaint.results.recipe import pixels_sha256
 from underpaint.styles import Resolved, StyleBook, resolve_style
 
-NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE, Mode.UPSCALE})
+NEEDS_SOURCE = frozenset({Mode.FILL, Mode.REMOVE, Mode.EXPAND, Mode.REFINE, Mode.UPSCALE, Mode.EDIT})
 NEEDS_MASK = frozenset({Mode.FILL, Mode.REMOVE})
+WHOLE_REGION_UNLESS_MASKED = frozenset({Mode.REFINE, Mode.EDIT})
+"""Modes whose mask is optional: without one the whole region is reworked (or edited)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Intake:
             raise RequestError(ErrorCode.INVALID_MESSAGE, f"Mode '{request.mode}' needs an image.", job)
         if request.mode in NEEDS_MASK and request.mask is None:
             raise RequestError(ErrorCode.INVALID_MESSAGE, f"Mode '{request.mode}' needs a mask.", job)
+        check_instruction(request.mode, params, job)
         if request.mode is Mode.EXPAND:
             grown = check_expand(request.document, request.region, request.params.expand, job)
             self._check_pixels(grown, "expanded region", job)
@@ -253,6 +256,13 @@ def check_mode(mode: Mode, caps: EngineCapabilities, job_id: str) -> None:
         supported = ", ".join(sorted(caps.offered_modes))
         raise RequestError(ErrorCode.UNSUPPORTED_MODE,
                            f"The {caps.name} engine cannot do '{mode}'; it supports {supported}.", job_id)
+
+
+def check_instruction(mode: Mode, params: Params, job_id: str) -> None:
+    """Refuse an edit without an instruction: its prompt is the whole job (also run by the pipeline)."""
+    if mode is Mode.EDIT and not params.prompt.strip():
+        raise RequestError(ErrorCode.EMPTY_INSTRUCTION, "An edit needs an instruction in the prompt (for example "
+                           "'make the jacket red'); the prompt is empty.", job_id)
 
 
 def check_region(region: Rect, document: Size, job_id: str) -> None:

@@ -26,7 +26,15 @@ from underpaint.imaging.composer import compose, prepare
 from underpaint.imaging.control_maps import prepare_controls
 from underpaint.imaging.planner import plan_job
 from underpaint.imaging.references import reference_rgb
-from underpaint.jobs.intake import JobRequest, check_guides, check_mode, check_region, pin
+from underpaint.jobs.intake import (
+    WHOLE_REGION_UNLESS_MASKED,
+    JobRequest,
+    check_guides,
+    check_instruction,
+    check_mode,
+    check_region,
+    pin,
+)
 from underpaint.jobs.upscale import run_upscale
 from underpaint.results.guides import Guides
 from underpaint.results.layered import LayeredResult, VariantLayer, group_name, layer_name
@@ -51,6 +59,7 @@ def run_pipeline(
         return run_upscale(spec, engine, upscalers, progress, cancel, on_layer)
     caps = engine.capabilities_for(spec.params.model)
     check_mode(spec.mode, caps, spec.job_id)
+    check_instruction(spec.mode, spec.params, spec.job_id)
     check_region(spec.region, spec.document, spec.job_id)
     validate(spec)
     # The recipe records each add-on's content hash, so a replay runs on the same weights or not at all.
@@ -59,8 +68,8 @@ def run_pipeline(
     if spec.mode is Mode.EXPAND:
         # From here on an expand is a fill of the new strips on the grown canvas.
         spec = expand_canvas(spec)
-    elif spec.mode is Mode.REFINE and spec.mask is None and spec.image is not None:
-        # Refine without a selection refines the whole region.
+    elif spec.mode in WHOLE_REGION_UNLESS_MASKED and spec.mask is None and spec.image is not None:
+        # Refine or edit without a selection works on the whole region.
         spec = dataclasses.replace(spec, mask=np.full(spec.image.shape[:2], 255, np.uint8))
     plan = plan_job(spec, caps)
     prepared = prepare(spec, plan)
@@ -138,8 +147,8 @@ def validate(spec: JobSpec) -> None:
         # The new strips are the selection; a mask, when sent, adds to them.
         check_expand(spec.document, region, spec.params.expand, spec.job_id)
         mask_shape = expected if spec.mask is None else spec.mask.shape
-    elif spec.mode is Mode.REFINE and spec.mask is None:
-        mask_shape = expected  # no selection: the whole region is refined
+    elif spec.mode in WHOLE_REGION_UNLESS_MASKED and spec.mask is None:
+        mask_shape = expected  # no selection: the whole region is reworked
     elif spec.mask is None or not spec.mask.any():
         raise RequestError(ErrorCode.EMPTY_MASK, f"A {spec.mode} job needs a mask that selects pixels.", spec.job_id)
     else:

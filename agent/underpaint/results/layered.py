@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from underpaint.core import Rect
+from underpaint.core import Mode, Rect
 from underpaint.results.guides import Guides
 from underpaint.results.recipe import Recipe
 
@@ -59,7 +59,11 @@ def layer_name(brief: str, index: int, seed: int) -> str:
 
 
 def group_name(prompt: str, mode: str) -> str:
+    """The brief, or for an edit the instruction as a change ("Edit: make the jacket red"), so a group never
+    reads as a description of what is there; the mode's name when there is no prompt."""
     brief = " ".join(prompt.split())
     if not brief:
         return mode.capitalize()
+    if mode == Mode.EDIT:
+        brief = f"Edit: {brief}"
     return brief if len(brief) <= 60 else brief[:57] + "..."

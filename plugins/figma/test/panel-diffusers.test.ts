@@ -113,6 +113,38 @@ describe("a consistent set in Chromium on the diffusers engine", () => {
     // Two sets of three tiny jobs: well under a minute on a quiet machine, more while others share the cores.
   }, 330_000);
 
+  it("lists only the chosen model's modes: sd15 refines but has no Edit; Kontext edits a frame by instruction", async () => {
+    const fake = paired();
+    const hero = fake.frame("Hero", { x: 0, y: 0, width: 64, height: 64 }, { r: 0.5, g: 0.5, b: 0.5 });
+    fake.select(hero);
+    startPlugin();
+    harness = await openPanel(fake, builtUi(), UI_SIZE);
+    const { panel } = harness;
+    await expect.poll(() => panel.locator("#status").getAttribute("data-state")).toBe("connected");
+    await panel.locator("#engine").selectOption("diffusers");
+    await panel.locator("#model").selectOption("sd15");
+    const modes = (): Promise<string[]> => panel.locator("#mode option").evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(await modes()).toEqual(["generate", "refine", "fill", "remove"]);
+    expect(await panel.locator("#guidance-label").textContent()).toBe("Guidance (CFG)");
+    await panel.locator("#mode").selectOption("refine");
+    expect(await panel.locator("#strength-field").isVisible()).toBe(true);
+    expect(await panel.locator("#prompt-label").textContent()).toBe("Prompt");
+
+    await panel.locator("#model").selectOption("tiny-kontext");
+    expect(await modes()).toEqual(["refine", "edit"]);
+    await panel.locator("#mode").selectOption("edit");
+    expect(await panel.locator("#prompt-label").textContent()).toBe("Describe the change");
+    expect(await panel.locator("#guidance-label").textContent()).toBe("Distilled guidance");
+    expect(await panel.locator("#mode-note").textContent()).toMatch(/^Describe the change to make/);
+    await panel.locator("#prompt").fill("make the jacket red");
+    expect(await panel.locator("#mode-note").textContent()).toBe("");
+    await panel.locator("#variants").fill("1");
+    await harness.page.locator("#plugin").screenshot({ path: shot("figma-panel-edit.png") });
+    await panel.locator("#fill").click();
+    await until(() => Boolean(decodeRecipe(hero.getPluginData("recipe"))?.recipe?.underpaint), "the agent's recipe of the edit", 60_000);
+    expect(decodeRecipe(hero.getPluginData("recipe"))!.recipe).toMatchObject({ mode: "edit", model: { name: "tiny-kontext" }, params: { prompt: "make the jacket red", strength: 0.6 } });
+  });
+
   it("expands a frame on chosen sides and fills the new area from its pixels", async () => {
     const fake = paired();
     const frame = fake.frame("Poster", { x: 40, y: 40, width: 64, height: 64 }, { r: 0.8, g: 0.5, b: 0.3 });

@@ -56,9 +56,10 @@ describe("the panel in Chromium", () => {
     await panel.locator("#pair-button").click();
     await expect.poll(() => panel.locator("#status").getAttribute("data-state")).toBe("connected");
     expect(fake.storage.get(TOKEN_KEY)).toBe(inject("agentToken"));
-    // The classic engine cannot generate: the mode is offered but disabled, and the panel says why.
-    expect(await panel.locator('#mode option[value="generate"]').isDisabled()).toBe(true);
+    // The classic engine can neither generate nor edit: the menu lists only what it can do, and it has no guidance to set.
+    expect(await panel.locator("#mode option").evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(["fill", "remove"]);
     expect(await panel.locator("#mode").inputValue()).toBe("fill");
+    expect(await panel.locator("#guidance-field").isHidden()).toBe(true);
     expect(await panel.locator("#mode-note").textContent()).toContain("ignores prompts");
     expect(await panel.locator("#selection").textContent()).toContain("sunlit wooden bench");
     await harness.page.locator("#plugin").screenshot({ path: shot("figma-panel-connected.png") });

@@ -1,10 +1,10 @@
 // The panel's fields as a job request, and a recipe back into fields
 // ("use this recipe again"). Pure: the panel reads strings, this checks them.
 
-import type { Limits, Mode, Recipe } from "./protocol.js";
+import { offeredModes, type Limits, type Mode, type ModelAbilities, type Recipe } from "./protocol.js";
 import type { LoraChip } from "./conditioning.js";
 import type { JobRequest } from "./job.js";
-import { MODES } from "./modes.js";
+import { MODE_LABELS, MODES } from "./modes.js";
 
 export interface FormValues {
   mode: string;
@@ -17,6 +17,8 @@ export interface FormValues {
   seedLocked: boolean;
   /** 0-100, as the slider shows it. */
   strength: string;
+  /** "" leaves it to the model (or a style); ignored where the model has no guidance. */
+  guidance?: string;
   expandLeft: string;
   expandTop: string;
   expandRight: string;
@@ -38,10 +40,20 @@ function wholeNumber(text: string): number | null {
   return text.trim() !== "" && Number.isInteger(value) ? value : null;
 }
 
-/** A request, or the sentence saying which field to fix. */
-export function requestFromForm(values: FormValues, limits: Pick<Limits, "max_variants">): JobRequest | { error: string } {
+/**
+ * A request, or the sentence saying which field to fix. `model` is what the chosen model can do: a mode it
+ * cannot do never goes out, nor a guidance it has no use for.
+ */
+export function requestFromForm(values: FormValues, limits: Pick<Limits, "max_variants">, model?: ModelAbilities): JobRequest | { error: string } {
   if (!MODES.includes(values.mode as Mode)) return { error: `Unknown mode '${values.mode}'.` };
   const mode = values.mode as Mode;
+  if (model && !model.modes.includes(mode)) {
+    return { error: `The chosen model cannot do ${MODE_LABELS[mode]}; it does ${offeredModes(MODES, model).map((m) => MODE_LABELS[m]).join(", ")}.` };
+  }
+  if (mode === "edit" && !values.prompt.trim()) return { error: "Describe the change to make (for example: make the jacket red)." };
+  const guidanceText = (values.guidance ?? "").trim();
+  const guidance = guidanceText === "" || model?.guidance === "none" ? undefined : Number(guidanceText);
+  if (guidance !== undefined && !(Number.isFinite(guidance) && guidance >= 0 && guidance <= 30)) return { error: "Guidance must be a number from 0 to 30." };
   const maxVariants = Math.min(16, limits.max_variants);
   const variants = wholeNumber(values.variants);
   if (variants === null || variants < 1 || variants > maxVariants) return { error: `Variants must be a whole number from 1 to ${maxVariants}.` };
@@ -59,7 +71,7 @@ export function requestFromForm(values: FormValues, limits: Pick<Limits, "max_va
   return {
     mode, prompt: values.prompt, negativePrompt: values.negativePrompt, variants, seed,
     strength: Math.round(strength) / 100, engine: values.engine || undefined, model: values.model || undefined,
-    expand: { left, top, right, bottom },
+    expand: { left, top, right, bottom }, ...(guidance !== undefined && { guidance }),
   };
 }
 
@@ -77,6 +89,7 @@ export function formFromRecipe(recipe: Recipe): Partial<FormValues> {
     model: recipe.model?.name ?? "",
   };
   if (p.strength !== undefined) values.strength = String(Math.round(p.strength * 100));
+  if (p.guidance !== undefined) values.guidance = String(p.guidance);
   if (p.expand) {
     const { left = 0, top = 0, right = 0, bottom = 0 } = p.expand;
     Object.assign(values, { expandLeft: String(left), expandTop: String(top), expandRight: String(right), expandBottom: String(bottom) });

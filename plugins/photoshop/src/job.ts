@@ -3,7 +3,7 @@
 // rectangle, submit, follow events, and place every variant in one undo step.
 // Photoshop stays behind `Host`; the agent behind the shared AgentClient.
 
-import type { AgentClient, ImageInput, JobOutcome, Mode, Params, Preview, Progress, Recipe, Rect, Size, VariantResult } from "./protocol.js";
+import { usesStrength, type AgentClient, type ImageInput, type JobOutcome, type Mode, type Params, type Preview, type Progress, type Recipe, type Rect, type Size, type VariantResult } from "./protocol.js";
 import { controlRefs, loraRefs, type ControlLayer, type LoraChip } from "./conditioning.js";
 import { area, canvasRect, growRect, intersect, isEmpty, isIntegerRect, type Sides } from "./geometry.js";
 import type { DocumentKey } from "./history.js";
@@ -20,8 +20,10 @@ export interface JobRequest {
   negativePrompt: string;
   variants: number;
   seed: number;
-  /** Refine only: how much may change (0-1). */
+  /** Refine and Edit only: how much may change (0-1). */
   strength: number;
+  /** How closely to follow the prompt; absent where the model has no guidance or the user left it. */
+  guidance?: number;
   engine?: string;
   model?: string;
   /** Expand only: pixels added on each side. */
@@ -242,7 +244,8 @@ export function paramsFor(request: JobRequest): Params {
   if (request.references?.length) params.references = referenceRefs(request.references);
   if (request.engine) params.engine = request.engine;
   if (request.model) params.model = request.model;
-  if (request.mode === "refine") params.strength = request.strength;
+  if (usesStrength(request.mode)) params.strength = request.strength;
+  if (request.guidance !== undefined) params.guidance = request.guidance;
   if (request.mode === "expand") params.expand = { ...request.expand };
   return params;
 }

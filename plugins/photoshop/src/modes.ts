@@ -5,7 +5,8 @@
 import type { Mode, Rect, Size } from "./protocol.js";
 import { canvasRect, intersect, isEmpty } from "./geometry.js";
 
-export const MODES: readonly Mode[] = ["fill", "remove", "expand", "generate", "refine"];
+/** The panel's modes in menu order; the menu shows those the chosen model can do (abilitiesOf). */
+export const MODES: readonly Mode[] = ["fill", "remove", "expand", "generate", "refine", "edit"];
 
 export const MODE_LABELS: Record<Mode, string> = {
   fill: "Fill",
@@ -68,7 +69,7 @@ export type Target =
 
 /**
  * No selection: Fill and Remove need one (there is nothing to fill), so they
- * say so; Generate and Refine work over the whole canvas, like Photoshop's
+ * say so; Generate, Refine and Edit work over the whole canvas, like Photoshop's
  * Generative Fill with nothing selected; Expand always works on the canvas
  * edges, whatever is selected.
  */
@@ -102,7 +103,7 @@ export interface Transfer {
  * Generate creates pixels, so it sends none and its region is the target
  * itself; the others send the context the agent plans around the selection.
  * Expand sends the whole canvas (the agent grows it by the margins), Refine
- * without a selection the whole canvas with no mask.
+ * and Edit without a selection the whole canvas with no mask.
  */
 export function transferFor(mode: Mode, target: Target): Transfer {
   const selected = target.kind === "selection";
@@ -112,6 +113,7 @@ export function transferFor(mode: Mode, target: Target): Transfer {
     case "expand":
       return { plan: false, image: true, mask: false };
     case "refine":
+    case "edit":
       return { plan: selected, image: true, mask: selected };
     default:
       return { plan: true, image: true, mask: true };

@@ -5,16 +5,23 @@ import { MODE_LABELS } from "./modes.js";
 
 const MAX_NAME = 60;
 
-/** The group is named after the brief, like Generative Fill; without a prompt, after the mode. */
+/**
+ * The group is named after the brief, like Generative Fill; an edit's after its instruction as a change
+ * ("Edit: make the jacket red", as the agent names it); without a prompt, after the mode.
+ */
 export function groupName(mode: Mode, prompt: string): string {
   const brief = prompt.trim().replace(/\s+/g, " ");
   if (!brief) return `Underpaint ${MODE_LABELS[mode]}`;
-  return brief.length > MAX_NAME ? `${brief.slice(0, MAX_NAME - 1)}…` : brief;
+  return short(mode === "edit" ? `${MODE_LABELS[mode]}: ${brief}` : brief);
 }
 
 export function historyName(mode: Mode, prompt: string): string {
-  const brief = groupName(mode, prompt);
-  return brief.startsWith("Underpaint") ? brief : `Underpaint ${MODE_LABELS[mode]}: ${brief}`;
+  const brief = prompt.trim().replace(/\s+/g, " ");
+  return brief ? `Underpaint ${MODE_LABELS[mode]}: ${short(brief)}` : `Underpaint ${MODE_LABELS[mode]}`;
+}
+
+function short(name: string): string {
+  return name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 1)}…` : name;
 }
 
 /** A job id the agent accepts ([A-Za-z0-9][A-Za-z0-9._-]{0,63}), unique per press of Generate. */

@@ -2,13 +2,13 @@
 // connection, the job controller and the state machine. No Photoshop here:
 // the host comes in from main.ts (Photoshop) or the test harness (a fake).
 
-import type { EngineInfo, Params, Recipe, SocketFactory, Welcome } from "./protocol.js";
+import { abilitiesOf, guidanceLabel, keptMode, offeredModes, promptLabel, type EngineInfo, type Mode, type ModelAbilities, type Params, type Recipe, type SocketFactory, type Welcome } from "./protocol.js";
 import { Connection, explain, type ConnectionStatus } from "./connection.js";
 import { formFromRecipe, lorasFromRecipe, randomSeed, requestFromForm, type FormValues } from "./form.js";
 import { JobHistory, type HistoryStorage } from "./history.js";
 import type { FilePicker, Host } from "./host.js";
 import { JobController, type JobRequest } from "./job.js";
-import { MODE_LABELS } from "./modes.js";
+import { MODE_LABELS, MODES } from "./modes.js";
 import { initialState, reduce, view, type PanelEvent, type PanelState } from "./state.js";
 import { modelInfo } from "./conditioning.js";
 import { bindConditioning } from "./panel-conditioning.js";
@@ -108,7 +108,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
     return {
       mode: pickerValue(el("mode")), prompt: el("prompt").value ?? "", negativePrompt: el("negative").value ?? "",
       engine: pickerValue(el("engine")), model: pickerValue(el("model")), variants: el("variants").value ?? "",
-      seed: el("seed").value ?? "", seedLocked: !!el("seed-lock").checked, strength: String(el("strength").value ?? "60"),
+      seed: el("seed").value ?? "", seedLocked: !!el("seed-lock").checked, strength: String(el("strength").value ?? "60"), guidance: el("guidance").value ?? "",
       expandLeft: el("expand-left").value ?? "", expandTop: el("expand-top").value ?? "",
       expandRight: el("expand-right").value ?? "", expandBottom: el("expand-bottom").value ?? "",
     };
@@ -122,7 +122,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
     }
     if (values.model !== undefined) setPicker(el("model"), values.model);
     if (values.engine !== undefined || values.model !== undefined) modelChanged();
-    const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"],
+    const fields: [keyof FormValues, string][] = [["prompt", "prompt"], ["negativePrompt", "negative"], ["variants", "variants"], ["seed", "seed"], ["strength", "strength"], ["guidance", "guidance"],
       ["expandLeft", "expand-left"], ["expandTop", "expand-top"], ["expandRight", "expand-right"], ["expandBottom", "expand-bottom"]];
     for (const [key, id] of fields) if (values[key] !== undefined) el(id).value = String(values[key]);
     if (values.seedLocked !== undefined) el("seed-lock").checked = values.seedLocked;
@@ -137,6 +137,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
   }
 
   function modelChanged(): void {
+    fillModes();
     conditioning.fillForModel();
     references.fillForModel();
   }
@@ -152,6 +153,19 @@ export function startPanel(options: PanelOptions): PanelHandle {
   }
 
   // agent capabilities
+
+  /** What the chosen model can do; undefined before the agent answered. */
+  function abilities(): ModelAbilities | undefined {
+    const engine = engineInfo();
+    return engine && abilitiesOf(engine, pickerValue(el("model")));
+  }
+
+  /** The mode menu lists only the chosen model's modes, keeping the chosen one where the model has it. */
+  function fillModes(): void {
+    const model = abilities();
+    const offered = model ? offeredModes(MODES, model) : MODES;
+    setOptions(root, el("mode"), offered.map((m) => ({ value: m, label: MODE_LABELS[m] })), keptMode(pickerValue(el("mode")), offered) ?? "");
+  }
 
   function engineInfo(): EngineInfo | undefined {
     const name = pickerValue(el("engine")) || welcome?.capabilities.default_engine;
@@ -173,14 +187,16 @@ export function startPanel(options: PanelOptions): PanelHandle {
     modelChanged();
   }
 
-  /** A sentence about the chosen mode and engine; null when Generate can go. */
+  /** A sentence about the chosen mode and model; blocks when Generate cannot go. */
   function modeHint(): { text: string; blocks: boolean } {
     const mode = pickerValue(el("mode"));
     const engine = engineInfo();
-    if (!engine) return { text: "", blocks: false };
-    if (!engine.modes.includes(mode as never)) {
-      const can = engine.modes.map((m) => MODE_LABELS[m]).join(", ");
-      return { text: `The ${engine.name} engine cannot do ${MODE_LABELS[mode as keyof typeof MODE_LABELS] ?? mode}; it does ${can}.`, blocks: true };
+    const model = abilities();
+    if (!engine || !model) return { text: "", blocks: false };
+    if (!model.modes.includes(mode as Mode)) {
+      const can = offeredModes(MODES, model).map((m) => MODE_LABELS[m]).join(", ");
+      const who = pickerValue(el("model")) ? `The model ${pickerValue(el("model"))}` : `The ${engine.name} engine`;
+      return { text: `${who} cannot do ${MODE_LABELS[mode as Mode] ?? mode}; it does ${can}.`, blocks: true };
     }
     if (!engine.uses_prompt) return { text: `The ${engine.name} engine ignores prompts: it fills from the surroundings.`, blocks: false };
     return { text: "", blocks: false };
@@ -204,7 +220,13 @@ export function startPanel(options: PanelOptions): PanelHandle {
     message.textContent = state.message?.text ?? "";
     message.className = `message ${state.message?.kind ?? ""}`;
     const mode = pickerValue(el("mode"));
-    for (const row of root.querySelectorAll<HTMLElement>(".mode-only")) row.hidden = row.dataset.mode !== mode;
+    for (const row of root.querySelectorAll<HTMLElement>(".mode-only")) row.hidden = !(row.dataset.mode ?? "").split(" ").includes(mode);
+    const prompt = promptLabel(mode as Mode);
+    el("prompt-label").textContent = prompt.label;
+    el("prompt").setAttribute("placeholder", prompt.placeholder);
+    const guidance = guidanceLabel(abilities()?.guidance ?? "cfg");
+    el("guidance-row").hidden = guidance === null;
+    el("guidance-label").textContent = guidance ?? "";
   }
 
   function showPreview(variant: number, png: Uint8Array): void {
@@ -232,7 +254,7 @@ export function startPanel(options: PanelOptions): PanelHandle {
       values.seed = String(randomSeed(options.random));
       el("seed").value = values.seed;
     }
-    const parsed = requestFromForm(values, welcome?.capabilities.limits ?? { max_variants: 16 });
+    const parsed = requestFromForm(values, welcome?.capabilities.limits ?? { max_variants: 16 }, abilities());
     if ("error" in parsed) {
       dispatch({ type: "failed", message: parsed.error });
       return;

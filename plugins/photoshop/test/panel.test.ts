@@ -49,6 +49,10 @@ async function pair(page: Page): Promise<void> {
   await expect.poll(() => page.textContent("#status")).toMatch(/^Connected to Underpaint/);
 }
 
+/** The values of the mode menu, in its order. */
+const modeMenu = (page: Page) => (): Promise<(string | null)[]> =>
+  page.$$eval("#mode sp-menu-item", (items) => items.map((i) => i.getAttribute("value")));
+
 interface TestDocument {
   history: string[];
   layers: LayerView[];
@@ -291,6 +295,47 @@ describe("Photoshop panel in Chromium", () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);
+
+  it("offers only the chosen model's modes: no Edit on the classic engine or on sd15, which cannot do it", async () => {
+    const { page, errors } = await open(inject("agentWs"));
+    await pair(page);
+    const modes = modeMenu(page);
+    expect(await modes()).toEqual(["fill", "remove", "expand"]);
+    expect(await page.isHidden("#guidance-row")).toBe(true);
+    await page.selectOption("#engine select", "diffusers");
+    await page.selectOption("#model select", "sd15");
+    await expect.poll(modes).toEqual(["fill", "remove", "expand", "generate", "refine"]);
+    expect(await page.textContent("#guidance-label")).toBe("Guidance (CFG)");
+    await page.selectOption("#mode select", "refine");
+    expect(await page.isVisible("#strength-row")).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("offers Edit for an instruction-edit model, asks for the change, and places the edit", async () => {
+    const { page, errors } = await open(inject("agentWs"));
+    await pair(page);
+    await page.selectOption("#engine select", "diffusers");
+    await page.selectOption("#model select", "tiny-kontext");
+    await expect.poll(modeMenu(page)).toEqual(["refine", "edit"]);
+    await page.selectOption("#mode select", "edit");
+    expect(await page.textContent("#prompt-label")).toBe("Describe the change");
+    expect(await page.textContent("#guidance-label")).toBe("Distilled guidance");
+    expect(await page.isVisible("#strength-row")).toBe(true);
+    await page.fill("#prompt textarea", "make the jacket red");
+    await page.fill("#variants input", "1");
+    await page.fill("#guidance input", "2.5");
+    await page.locator("#brief").screenshot({ path: join(images, "photoshop-panel-edit.png") });
+
+    await page.click("#generate");
+    await expect.poll(() => page.textContent("#message"), { timeout: 120_000 }).toMatch(/^Placed 1 layer in one undo step\./);
+    const doc = await testDocument(page);
+    expect(doc.layers[doc.layers.length - 1]).toMatchObject({ name: "Edit: make the jacket red", kind: "group" });
+    expect(doc.history[doc.history.length - 1]).toBe("Underpaint Edit: make the jacket red");
+    expect(doc.recipe).toMatchObject({ mode: "edit", model: { name: "tiny-kontext" }, params: { prompt: "make the jacket red", guidance: 2.5, strength: 0.6 } });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
 
   it("says how to start the agent when it cannot be reached", async () => {
     const { page, errors } = await open("ws://127.0.0.1:9/v1/ws");

@@ -3,3 +3,4 @@ export * from "./frames.js";
 export * from "./reconnect.js";
 export * from "./socket.js";
 export type * from "./messages.gen.js";
+export * from "./models.js";

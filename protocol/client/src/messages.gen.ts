@@ -34,6 +34,7 @@ export type ErrorCode =
   | "bad_image"
   | "size_mismatch"
   | "empty_mask"
+  | "empty_instruction"
   | "bad_region"
   | "too_many_pixels"
   | "unsupported_mode"
@@ -82,6 +83,7 @@ export type ErrorCode =
   | "no_workers"
   | "queue_full"
   | "client_queue_full"
+  | "user_queue_full"
   | "job_id_conflict"
   | "unknown_job"
   | "engine_failed"
@@ -990,6 +992,10 @@ export interface AgentInfo {
  */
 export interface Capabilities {
   /**
+   * Studio mode's workers, for admins; absent on a single-process agent.
+   */
+  cluster?: ClusterInfo | null;
+  /**
    * Every kind a control may name.
    */
   control_kinds?: ControlKind[];
@@ -1003,10 +1009,55 @@ export interface Capabilities {
   styles?: StyleInfo[];
 }
 /**
+ * Studio mode's workers (`underpaint cluster`), shown to admins in the handshake and in /health.
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "ClusterInfo".
+ */
+export interface ClusterInfo {
+  /**
+   * Jobs waiting for a worker.
+   */
+  queued: number;
+  workers: WorkerInfo[];
+}
+/**
+ * One studio worker (a Ray actor on one GPU, or on a CPU-only machine's CPUs it was given).
+ *
+ * This interface was referenced by `ProtocolV1`'s JSON-Schema
+ * via the `definition` "WorkerInfo".
+ */
+export interface WorkerInfo {
+  /**
+   * What its engines run on, as they report it.
+   */
+  device: string;
+  jobs_run?: number;
+  /**
+   * Models it holds warm.
+   */
+  loaded_models?: string[];
+  name: string;
+  /**
+   * The Ray node (machine) it runs on.
+   */
+  node: string;
+  /**
+   * Its process on that machine (0 until it has started).
+   */
+  pid?: number;
+  running_job?: string | null;
+  state: "idle" | "busy" | "starting" | "lost";
+}
+/**
  * This interface was referenced by `ProtocolV1`'s JSON-Schema
  * via the `definition` "EngineInfo".
  */
 export interface EngineInfo {
+  /**
+   * The model a job naming none runs on (one of `models`); none for engines without models.
+   */
+  default_model?: string | null;
   description?: string;
   max_pixels: number;
   /**
@@ -1045,6 +1096,10 @@ export interface ModelInfo {
    * The modes a job on this model may ask for.
    */
   modes?: Mode[];
+  /**
+   * Working sizes are multiples of this (16 for FLUX and SD 3.5).
+   */
+  multiple?: number;
   name: string;
   native_max?: number;
   native_min?: number;

@@ -1,9 +1,11 @@
-"""Telling SD 1.x, SD 2.x and SDXL (and their inpainting variants) apart from the weights themselves.
+"""Telling the model families apart from the weights themselves: SD 1.x, SD 2.x and SDXL (and their
+inpainting variants), FLUX.1 [dev], [schnell], Fill and Kontext, and SD 3.5.
 
 Never from file names: a checkpoint called `sd15-inpaint.safetensors` may be
 anything. Single files are read by their tensor names and the UNet's input
 channels (from the safetensors header only, no loading); diffusers folders by
-their UNet and text-encoder configs, which describe the weights next to them.
+their UNet (or transformer) and text-encoder configs, which describe the weights
+next to them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,21 @@ class Family(StrEnum):
     SD1 = "sd1"
     SD2 = "sd2"
     SDXL = "sdxl"
+    FLUX_DEV = "flux-dev"
+    FLUX_SCHNELL = "flux-schnell"
+    FLUX_FILL = "flux-fill"
+    FLUX_KONTEXT = "flux-kontext"
+    SD3 = "sd3"
+
+    @property
+    def lineage(self) -> Family:
+        """The family whose add-ons (LoRAs) this one takes: every FLUX.1 model shares [dev]'s transformer layout."""
+        return Family.FLUX_DEV if self.value.startswith("flux-") else self
+
+    @property
+    def unet(self) -> bool:
+        """A UNet model (SD 1.x/2.x/SDXL), as opposed to a flow-matching transformer (FLUX, SD 3.5)."""
+        return self in (Family.SD1, Family.SD2, Family.SDXL)
 
 
 @dataclass(frozen=True)
@@ -40,16 +57,26 @@ class Architecture:
 
     @classmethod
     def parse(cls, name: str) -> Architecture:
-        family, _, variant = name.partition("-")
-        if variant not in ("", "inpaint"):
+        family = name.removesuffix("-inpaint")
+        try:
+            parsed = Family(family)
+        except ValueError:
+            raise ValueError(f"Unknown architecture '{name}'.") from None
+        if family != name and not parsed.unet:
             raise ValueError(f"Unknown architecture '{name}'.")
-        return cls(Family(family), variant == "inpaint")
+        return cls(parsed, family != name)
 
 
 NATIVE = {
     Family.SD1: (512, 768, 512 * 768),
     Family.SD2: (512, 768, 768 * 768),
     Family.SDXL: (768, 1216, 1024 * 1024),
+    # FLUX.1 was trained from 256 to 2 MP; 1 MP is where all its variants (Kontext's preferred sizes) sit.
+    Family.FLUX_DEV: (768, 1536, 1024 * 1024),
+    Family.FLUX_SCHNELL: (768, 1536, 1024 * 1024),
+    Family.FLUX_FILL: (768, 1536, 1024 * 1024),
+    Family.FLUX_KONTEXT: (672, 1568, 1024 * 1024),
+    Family.SD3: (768, 1440, 1024 * 1024),
 }
 
 _UNET = "model.diffusion_model."
@@ -58,6 +85,7 @@ _CONV_IN = _UNET + "input_blocks.0.0.weight"
 
 def detect_from_tensors(tensors: dict[str, TensorInfo], where: Path) -> Architecture:
     """The architecture of an original (LDM-layout) single-file checkpoint."""
+    refuse_transformer_file(tensors, where)
     conv_in = tensors.get(_CONV_IN)
     if conv_in is None or len(conv_in.shape) != 4:
         if any(name.startswith(("down_blocks.", "unet.", "transformer.")) for name in tensors):
@@ -103,6 +131,8 @@ def _config(folder: Path, component: str) -> dict[str, Any]:
 
 def detect_folder(folder: Path) -> Architecture:
     """The architecture of a diffusers folder, from the configs that describe its weights."""
+    if (folder / "transformer").is_dir():
+        return detect_transformer_folder(folder)
     unet = _config(folder, "unet")
     in_channels = int(unet.get("in_channels", 4))
     if in_channels not in (4, 9):
@@ -117,6 +147,60 @@ def detect_folder(folder: Path) -> Architecture:
     # OpenCLIP (SD 2.x) uses gelu; OpenAI's CLIP ViT-L (SD 1.x) quick_gelu.
     family = Family.SD2 if text.get("hidden_act") == "gelu" else Family.SD1
     return Architecture(family, inpaint)
+
+
+_FLUX_FILE = ("double_blocks.", "single_blocks.", "model.diffusion_model.double_blocks.", "single_transformer_blocks.")
+_SD3_FILE = ("joint_blocks.", "model.diffusion_model.joint_blocks.")
+
+
+def refuse_transformer_file(tensors: dict[str, TensorInfo], where: Path) -> None:
+    """FLUX and SD 3.5 single files: diffusers loads them only beside a whole pipeline's other parts (text
+    encoders, VAE, tokenizers) fetched from the hub, so they are refused with what to point at instead."""
+    if any(name.startswith(_FLUX_FILE) for name in tensors):
+        raise ModelFileError(f"{where} holds a FLUX.1 transformer alone, without the text encoders and VAE it "
+                             "needs. Point at a diffusers folder instead (model_index.json with transformer/, vae/, "
+                             "text_encoder/, text_encoder_2/ beside it, as black-forest-labs/FLUX.1-dev ships), or "
+                             "at its Hugging Face cache folder (`underpaint models pull black-forest-labs/FLUX.1-dev`)"
+                             "; to use a fine-tuned transformer, put it in such a folder's transformer/.")
+    if any(name.startswith(_SD3_FILE) for name in tensors):
+        raise ModelFileError(f"{where} is a Stable Diffusion 3.5 single file, which diffusers loads only with the "
+                             "pipeline's configs and tokenizers from the hub. Point at a diffusers folder instead "
+                             "(stabilityai/stable-diffusion-3.5-large or -medium, or its Hugging Face cache folder).")
+
+
+def detect_transformer_folder(folder: Path) -> Architecture:
+    """FLUX.1 and SD 3.5 diffusers folders, by their transformer's config."""
+    transformer = _config(folder, "transformer")
+    kind = transformer.get("_class_name")
+    if kind == "SD3Transformer2DModel":
+        return Architecture(Family.SD3, inpaint=False)
+    if kind != "FluxTransformer2DModel":
+        raise ModelFileError(f"{folder} holds a {kind or 'transformer'} model; Underpaint runs FLUX.1 and "
+                             "Stable Diffusion 3.5 transformers (and SD 1.x/2.x/SDXL UNets).")
+    vae = _config(folder, "vae")
+    packed = 4 * int(vae.get("latent_channels", 16))  # FLUX packs 2x2 latent pixels into one token
+    in_channels = int(transformer.get("in_channels", 64))
+    if in_channels > packed:
+        # Fill's transformer reads the masked image's latents and the mask beside the noisy latents.
+        return Architecture(Family.FLUX_FILL, inpaint=False)
+    if not transformer.get("guidance_embeds", False):
+        return Architecture(Family.FLUX_SCHNELL, inpaint=False)
+    # Kontext's weights have [dev]'s shapes and config exactly: the weights alone cannot tell Kontext from
+    # [dev]. The folder's pipeline class (model_index.json) is the one thing that does.
+    if _pipeline_class(folder) == "FluxKontextPipeline":
+        return Architecture(Family.FLUX_KONTEXT, inpaint=False)
+    return Architecture(Family.FLUX_DEV, inpaint=False)
+
+
+def _pipeline_class(folder: Path) -> str:
+    path = folder / "model_index.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ""
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path} is corrupt ({exc}); copy or download the folder again.") from None
+    return str(data.get("_class_name", "")) if isinstance(data, dict) else ""
 
 
 def detect(source: Path) -> Architecture:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import torch
 
-from underpaint.engines.diffusers.checkpoint import weight_files
 from underpaint.engines.diffusers.device import free_memory_bytes
 from underpaint.engines.diffusers.loader import LoadedModel, LoadOptions, load_model
+from underpaint.engines.diffusers.memory import disk_bytes
 from underpaint.engines.diffusers.registry import ModelEntry
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ModelCache:
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key]
-            self._make_room(_disk_bytes(entry))
+            self._make_room(disk_bytes(entry.location))
             model = self._loader(entry, self.options)
             self._models[key] = model
             return model
@@ -56,10 +56,3 @@ class ModelCache:
     def _fits(self, needed: int) -> bool:
         free = free_memory_bytes(self.options.placement.device)
         return free is None or free > needed * HEADROOM
-
-
-def _disk_bytes(entry: ModelEntry) -> int:
-    location = entry.location
-    if location.is_file():
-        return location.stat().st_size
-    return sum(p.stat().st_size for p in weight_files(location)) if location.is_dir() else 0

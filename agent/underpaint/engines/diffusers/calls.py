@@ -37,7 +37,8 @@ from underpaint.engines.base import EngineError, WorkItem
 from underpaint.engines.diffusers import controlnets
 from underpaint.engines.diffusers.architecture import Family
 from underpaint.engines.diffusers.controlnets import ActiveControls
-from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind, configure_vae
+from underpaint.engines.diffusers.families import PipelineKind
+from underpaint.engines.diffusers.loader import LoadedModel, configure_vae
 from underpaint.engines.diffusers.references import reference_arguments
 from underpaint.engines.diffusers.schedulers import make_scheduler
 

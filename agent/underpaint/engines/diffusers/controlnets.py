@@ -13,6 +13,11 @@ control map cannot hold: its map is the source (or the image sent), and the sele
 here, from the job's mask (imaging.control_maps.inpaint_condition).
 Depth and segmentation maps that a preprocessor model makes arrive ready, made by
 engines/diffusers/preprocessors.py.
+
+FLUX.1 [dev] and [schnell] run theirs the same way, through FluxControlNetModel and diffusers' FLUX ControlNet
+pipelines (engines/diffusers/families.py names them), which take the control map as `control_image` in every
+kind of call. Inpaint controls are SD 1.5's: FLUX's inpainting ControlNets want a pipeline diffusers does not
+ship, so they are refused at submit.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import numpy as np
 import torch
 from diffusers import (
     ControlNetModel,
+    FluxControlNetModel,
+    FluxMultiControlNetModel,
     MultiControlNetModel,
     StableDiffusionControlNetImg2ImgPipeline,
     StableDiffusionControlNetInpaintPipeline,
@@ -42,7 +49,8 @@ from underpaint.engines.base import EngineError, WorkItem
 from underpaint.engines.diffusers.architecture import Family
 from underpaint.engines.diffusers.checkpoint import ModelFileError, read_safetensors_header
 from underpaint.engines.diffusers.controlnet_files import folder_weights
-from underpaint.engines.diffusers.loader import LoadedModel, PipelineKind
+from underpaint.engines.diffusers.families import PipelineKind, facts
+from underpaint.engines.diffusers.loader import LoadedModel
 from underpaint.engines.diffusers.registry import ModelEntry, checked_location
 from underpaint.imaging.control_maps import inpaint_condition
 
@@ -68,20 +76,28 @@ class ActiveControls:
     """A job's controls of non-zero strength, ready for its diffusers calls."""
 
     controlnet: Any
-    """One ControlNetModel, or a MultiControlNetModel of several."""
+    """One ControlNetModel (FluxControlNetModel), or a MultiControlNetModel (FluxMultiControlNetModel) of several."""
     images: tuple[Any, ...]
     scales: tuple[float, ...]
     starts: tuple[float, ...]
     ends: tuple[float, ...]
+    flux: bool = False
+    """For a FLUX model, whose pipelines take the control image as `control_image` in every kind of call."""
 
     def arguments(self, kind: PipelineKind) -> dict[str, Any]:
-        """The call's control arguments: txt2img takes the control image as `image`, the others as `control_image`."""
+        """The call's control arguments: SD's txt2img takes the control image as `image`, the others as
+        `control_image`."""
         def each(values: tuple[Any, ...]) -> Any:
             return values[0] if len(values) == 1 else list(values)
 
-        return {"image" if kind == "txt2img" else "control_image": each(self.images),
-                "controlnet_conditioning_scale": each(self.scales), "control_guidance_start": each(self.starts),
-                "control_guidance_end": each(self.ends)}
+        arguments = {"image" if kind == "txt2img" and not self.flux else "control_image": each(self.images),
+                     "controlnet_conditioning_scale": each(self.scales), "control_guidance_start": each(self.starts),
+                     "control_guidance_end": each(self.ends)}
+        if self.flux and len(self.images) > 1:
+            # diffusers' FLUX img2img and inpaint pipelines run a FluxMultiControlNetModel over one control mode
+            # per ControlNet, and over none when the mode is left at its default: say "none" for each.
+            arguments["control_mode"] = [None] * len(self.images)
+        return arguments
 
 
 def available(model: ModelEntry, entries: Mapping[str, ModelEntry]) -> tuple[tuple[str, ControlKind], ...]:
@@ -103,6 +119,11 @@ def pin(stack: Stack) -> tuple[ControlRef, ...]:
 
 def _entry(model: ModelEntry, entries: Mapping[str, ModelEntry], control: ControlRef, index: int) -> ModelEntry:
     label = f"Control {index} ({control.kind})"
+    if control.kind is ControlKind.INPAINT and not model.arch.family.unet:
+        raise RequestError(ErrorCode.UNSUPPORTED_FEATURE,
+                           f"{label}: inpaint controls run on SD 1.x, SD 2.x and SDXL models only: FLUX.1's inpainting "
+                           f"ControlNets need a pipeline diffusers does not ship. Fill with model '{model.name}' "
+                           "without it, or use FLUX.1 Fill.")
     fitting = [name for name, kind in available(model, entries) if kind is control.kind]
     if control.model is None:
         if not fitting:
@@ -149,8 +170,10 @@ def prepare(model: LoadedModel, work: WorkItem, stack: Stack, offline: bool) -> 
     nets = [_loaded(model, entry, offline) for _, entry, _ in active]
     images = tuple(inpaint_tensor(image, work) if control.kind is ControlKind.INPAINT else Image.fromarray(image)
                    for control, _, image in active)
-    controlnet = nets[0] if len(nets) == 1 else MultiControlNetModel(nets)  # type: ignore[no-untyped-call]
-    return ActiveControls(controlnet=controlnet, images=images,
+    flux = not model.arch.family.unet
+    several = FluxMultiControlNetModel if flux else MultiControlNetModel
+    controlnet = nets[0] if len(nets) == 1 else several(nets)
+    return ActiveControls(controlnet=controlnet, images=images, flux=flux,
                           scales=tuple(control.strength for control, _, _ in active),
                           starts=tuple(control.start for control, _, _ in active),
                           ends=tuple(control.end for control, _, _ in active))
@@ -166,7 +189,7 @@ def pipeline(model: LoadedModel, kind: PipelineKind, controls: ActiveControls) -
     running `controls`' ControlNet."""
     pipe = model.control_pipes.get(kind)
     if pipe is None:
-        cls = _CLASSES[model.arch.family][kind]
+        cls = (_CLASSES.get(model.arch.family) or facts(model.arch.family).control_pipelines or {})[kind]
         # from_pipe casts every component to its dtype argument (fp32 by default) in place: pass ours.
         pipe = cls.from_pipe(model.base, controlnet=controls.controlnet, dtype=model.placement.dtype)
         pipe.set_progress_bar_config(disable=True)
@@ -196,7 +219,8 @@ def _load(entry: ModelEntry, model: LoadedModel, offline: bool) -> Any:
     try:
         if location.is_dir():
             variant = "fp16" if folder_weights(location).name.endswith(".fp16.safetensors") else None
-            net = ControlNetModel.from_pretrained(  # type: ignore[no-untyped-call]
+            loader = ControlNetModel if entry.arch.family.unet else FluxControlNetModel
+            net = loader.from_pretrained(  # type: ignore[no-untyped-call]
                 location, dtype=dtype, variant=variant, local_files_only=True)
         else:
             net = _from_single_file(entry, dtype, offline)

@@ -126,6 +126,17 @@ COMPILE_MODES = {"cuda": "max-autotune-no-cudagraphs"}
 without CUDA graphs, which would be re-recorded for every working size and LoRA stack."""
 
 
+def for_transformers(chosen: Placement, gpu_bf16: bool | None = None) -> Placement:
+    """`chosen` for a FLUX or SD 3.5 model: bf16 where the automatic pick gave a GPU fp16 and the GPU has bf16
+    (`gpu_bf16`, asked of torch when not given). Their activations (T5's above all) overflow fp16's range and
+    decode to black or noise; bf16 has fp32's range."""
+    if chosen.reason != "GPU" or chosen.dtype != torch.float16 or chosen.device.type != "cuda":
+        return chosen
+    if not (torch.cuda.is_bf16_supported() if gpu_bf16 is None else gpu_bf16):
+        return chosen
+    return Placement(chosen.device, torch.bfloat16, "GPU, bf16 for FLUX/SD 3.5's range")
+
+
 def placement(device: str = "auto", dtype: str = "auto") -> Placement:
     chosen = pick_device(device)
     return Placement(chosen, *pick_dtype(chosen, dtype))

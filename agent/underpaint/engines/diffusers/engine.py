@@ -1,4 +1,5 @@
-"""The diffusers engine: Stable Diffusion 1.x/2.x/SDXL behind the Engine interface.
+"""The diffusers engine: Stable Diffusion 1.x/2.x/SDXL, FLUX.1 ([dev], [schnell], Fill, Kontext) and SD 3.5
+behind the Engine interface; what each family can do is in engines/diffusers/families.py.
 
 Knows nothing of documents: it gets a WorkItem at working size and yields one
 RGB8 image per seed, each as soon as it is decoded (variants run one by one;
@@ -26,18 +27,18 @@ from underpaint.core.capabilities import EngineCapabilities
 from underpaint.core.conditioning import FROM_SOURCE, WEIGHTLESS_PREPROCESSORS, ControlKind, ReferenceRef
 from underpaint.core.spec import LoraRef
 from underpaint.engines.base import CancelToken, EngineError, JobCancelled, ProgressSink, WorkItem
-from underpaint.engines.diffusers import adapters, controlnets, preprocessors, references
+from underpaint.engines.diffusers import adapters, controlnets, flow_calls, memory, preprocessors, references
+from underpaint.engines.diffusers.architecture import Family
 from underpaint.engines.diffusers.cache import ModelCache
 from underpaint.engines.diffusers.calls import encodings_reused, prompt_arguments, run_one
 from underpaint.engines.diffusers.checkpoint import ModelFileError
+from underpaint.engines.diffusers.families import facts, refuse_unsupported
 from underpaint.engines.diffusers.loader import LoadedModel, LoadOptions
 from underpaint.engines.diffusers.previews import latents_to_rgb, wants_preview
 from underpaint.engines.diffusers.registry import ModelEntry, ModelRegistry, RegistryError, make_entry
-from underpaint.engines.diffusers.schedulers import SCHEDULER_NAMES
 
 log = logging.getLogger(__name__)
 NAME = "diffusers"
-MODES = frozenset(Mode)
 
 
 class DiffusersEngine:
@@ -61,29 +62,38 @@ class DiffusersEngine:
         return self.capabilities_for(None)
 
     def capabilities_for(self, model: str | None) -> EngineCapabilities:
-        """Capabilities with `model`'s native sizes and LoRAs (the default model's when None)."""
+        """Capabilities of `model` (the default model when None): its family's modes, sizes, guidance and
+        schedulers, and the LoRAs, ControlNets and IP-Adapters made for it."""
         entries = self.registry.entries()
         loras: tuple[str, ...] = ()
         controls: tuple[tuple[str, ControlKind], ...] = ()
         ip_adapters: tuple[str, ...] = ()
+        family: Family | None = None
         try:
             entry = self.entry(model)
             native_min, native_max, max_pixels = entry.native or entry.arch.native
             label = f"{entry.name} ({entry.architecture})"
+            family = entry.arch.family
             loras = _loras_for(entry, entries)
-            controls = controlnets.available(entry, entries)
-            ip_adapters = references.ip_adapters_for(entry, entries)
+            if family.unet or facts(family).control_pipelines:
+                controls = controlnets.available(entry, entries)
+            if family.unet:
+                ip_adapters = references.ip_adapters_for(entry, entries)
         except (RegistryError, ModelFileError):
             native_min, native_max, max_pixels, label = 512, 768, 512 * 768, f"{model} (unavailable)"
+        # An unavailable model is described as SD and takes any mode, so its jobs fail on the model, not the mode.
+        known = facts(family or Family.SD1)
         names = sorted({*(name for name, e in entries.items() if e.role == "model"), self.default_name})
         return EngineCapabilities(
-            name=NAME, modes=MODES, uses_prompt=True, native_min=native_min, native_max=native_max,
-            multiple=8, max_pixels=max_pixels, models=tuple(names), schedulers=SCHEDULER_NAMES,
-            loras=loras, controlnets=controls,
-            preprocessors=FROM_SOURCE & (WEIGHTLESS_PREPROCESSORS | preprocessors.kinds(entries)),
-            ip_adapters=ip_adapters, device=self.options.placement.label,
-            description=(f"Stable Diffusion through diffusers on {self.options.placement.label}; model {label}; "
-                         f"schedulers {', '.join(SCHEDULER_NAMES)}."),
+            name=NAME, modes=known.modes if family is not None else frozenset(Mode), uses_prompt=True,
+            native_min=native_min, native_max=native_max, multiple=known.multiple, max_pixels=max_pixels,
+            models=tuple(names), schedulers=known.schedulers, loras=loras, controlnets=controls,
+            preprocessors=(FROM_SOURCE & (WEIGHTLESS_PREPROCESSORS | preprocessors.kinds(entries))
+                           if (family or Family.SD1).unet or known.control_pipelines else frozenset()),
+            ip_adapters=ip_adapters, device=self.options.placement.label, family=str(family or ""),
+            guidance=known.guidance,
+            description=(f"Diffusion models through diffusers on {self.options.placement.label}; model {label}; "
+                         f"schedulers {', '.join(known.schedulers)}."),
         )
 
     def model_identity(self, model: str | None) -> tuple[str, str]:
@@ -96,6 +106,8 @@ class DiffusersEngine:
         return self.entry(None).name
 
     def pin(self, params: Params) -> Params:
+        if (base := self._entry_or_none(params.model)) is not None:
+            refuse_unsupported(base.arch.family, base.name, params)
         self._check_guidance_skip(params)
         loras = tuple(ref.model_copy(update={"sha256": entry.sha256})
                       for ref, entry in self._stack(params.model, params.loras))
@@ -181,11 +193,11 @@ class DiffusersEngine:
                 raise RequestError(ErrorCode.UNKNOWN_LORA,
                                    f"No LoRA named '{ref.name}' (for {base.name}: {known}); add one with "
                                    "`underpaint models add NAME FILE.safetensors`.")
-            if entry.arch.family is not base.arch.family:
+            if entry.arch.family.lineage is not base.arch.family.lineage:
                 raise RequestError(ErrorCode.INCOMPATIBLE_LORA,
                                    f"LoRA '{ref.name}' was made for {entry.architecture} models, but model "
                                    f"'{base.name}' is {base.architecture}; use a LoRA made for "
-                                   f"{base.arch.family}, or a {entry.architecture} model.")
+                                   f"{base.arch.family.lineage}, or a {entry.architecture} model.")
             if ref.sha256 is not None and ref.sha256 != entry.sha256:
                 raise RequestError(ErrorCode.LORA_CHANGED,
                                    f"LoRA '{ref.name}' is not the one this job asks for: its content hash is "
@@ -249,6 +261,20 @@ class DiffusersEngine:
         with encodings_reused(model.base.vae):
             yield from self._each_variant(model, work, progress, cancel, controls)
 
+    def _encoded(self, model: LoadedModel, work: WorkItem) -> dict[str, Any]:
+        """The job's prompt embeddings; with drop_text_encoders, T5 is read back before and freed after."""
+        if model.arch.family.unet:
+            return prompt_arguments(model, work)
+        part = facts(model.arch.family).large_text_encoder
+        # Offloaded models keep their idle parts on the CPU (the offload hooks bring them over to run).
+        home = torch.device("cpu") if self.options.offload else model.placement.device
+        memory.restore(model.base, part, model.entry.location, home, model.placement.dtype)
+        encoded = flow_calls.prompt_arguments(model, work)
+        # Sequential offload keeps its own copy of every weight on the CPU: dropping the module would free nothing.
+        if self.options.drop_text_encoders and self.options.offload != "sequential":
+            memory.drop(model.base, part)
+        return encoded
+
     def _each_variant(self, model: LoadedModel, work: WorkItem, progress: ProgressSink, cancel: CancelToken,
                       controls: controlnets.ActiveControls | None) -> Iterator[np.ndarray]:
         family = model.arch.family
@@ -257,14 +283,18 @@ class DiffusersEngine:
             cancel.raise_if_cancelled()
 
             def on_step(step: int, steps: int, latents: torch.Tensor, index: int = index) -> None:
-                preview = latents_to_rgb(latents, family) if wants_preview(step, steps) else None
+                preview = (latents_to_rgb(latents, family, work.width, work.height)
+                           if wants_preview(step, steps) else None)
                 progress(index, step, steps, preview)
                 cancel.raise_if_cancelled()
 
             try:
                 # After the job's LoRAs apply, before its first variant: one encoding for all of them.
-                prompt = prompt if prompt is not None else prompt_arguments(model, work)
-                image = run_one(model, work, seed, on_step, controls, prompt)
+                prompt = prompt if prompt is not None else self._encoded(model, work)
+                if family.unet:
+                    image = run_one(model, work, seed, on_step, controls, prompt)
+                else:
+                    image = flow_calls.run_one(model, work, seed, on_step, prompt, controls)
             except (JobCancelled, EngineError):
                 raise
             except torch.OutOfMemoryError:
@@ -277,6 +307,7 @@ class DiffusersEngine:
 
 
 def _loras_for(model: ModelEntry, entries: dict[str, ModelEntry]) -> tuple[str, ...]:
-    """The registered LoRAs made for `model`'s family (a family's LoRAs fit its inpainting models too)."""
+    """The registered LoRAs made for `model`'s family (a family's LoRAs fit its inpainting models too, and
+    [dev]'s every FLUX.1 model)."""
     return tuple(sorted(name for name, entry in entries.items()
-                        if entry.role == "lora" and entry.arch.family is model.arch.family))
+                        if entry.role == "lora" and entry.arch.family.lineage is model.arch.family.lineage))

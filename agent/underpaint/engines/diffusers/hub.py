@@ -28,3 +28,19 @@ def download(hub_id: str, revision: str | None = None) -> Path:
         raise ValueError(f"{hub_id} is not a diffusers repository (no model_index.json); pull one checkpoint "
                          "file with owner/repo/file.safetensors instead.")
     return folder
+
+
+def cached_snapshot(path: Path) -> Path:
+    """The snapshot folder of a Hugging Face cache repo folder (`models--owner--name`, as the cache keeps it:
+    refs/main names the snapshot the hub's main branch was at), or `path` itself when it is no such folder."""
+    snapshots = path / "snapshots"
+    if not path.is_dir() or not snapshots.is_dir():
+        return path
+    ref = path / "refs" / "main"
+    if ref.is_file() and (snapshots / ref.read_text(encoding="utf-8").strip()).is_dir():
+        return snapshots / ref.read_text(encoding="utf-8").strip()
+    found = sorted(folder for folder in snapshots.iterdir() if folder.is_dir())
+    if len(found) == 1:
+        return found[0]
+    raise ValueError(f"{path} is a Hugging Face cache folder with {len(found)} snapshots and no refs/main; point "
+                     "at the snapshot to use (snapshots/<revision>).")

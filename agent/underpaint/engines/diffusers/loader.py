@@ -1,4 +1,4 @@
-"""Loading a registered model into warm pipelines: one set of weights, three pipelines sharing it.
+"""Loading a registered model into warm pipelines: one set of weights, its family's pipelines sharing it.
 
 Folders load with `from_pretrained`, single-file checkpoints with
 `from_single_file` (component configs and tokenizers from the entry's
@@ -36,11 +36,16 @@ from underpaint.engines.diffusers.checkpoint import (
     read_safetensors_header,
     weight_files,
 )
-from underpaint.engines.diffusers.device import COMPILE_MODES, Placement, channels_last_parts
+from underpaint.engines.diffusers.device import COMPILE_MODES, Placement, channels_last_parts, for_transformers
+from underpaint.engines.diffusers.families import FACTS, PipelineKind, base_kind
+from underpaint.engines.diffusers.memory import quantization_config, quantization_unavailable
 from underpaint.engines.diffusers.registry import ModelEntry
 
 log = logging.getLogger(__name__)
-PipelineKind = Literal["txt2img", "img2img", "inpaint"]
+Offload = Literal[False, True, "sequential"]
+"""No offload; model offload (each component on the GPU only while it runs); sequential offload (each layer:
+the least GPU memory, many times slower)."""
+Quantize = Literal["none", "nf4", "int8"]
 
 _CLASSES: dict[Family, dict[PipelineKind, Any]] = {
     Family.SD1: {"txt2img": StableDiffusionPipeline, "img2img": StableDiffusionImg2ImgPipeline,
@@ -70,7 +75,7 @@ VAE_TILING_PIXELS = 1536 * 1536
 @dataclass(frozen=True)
 class LoadOptions:
     placement: Placement
-    offload: bool = False
+    offload: Offload = False
     compile: bool = False
     """torch.compile the UNet (inductor): minutes of warm-up on the first job of each working size, paid once
     per machine with `compile_cache` (docs/benchmarks.md)."""
@@ -78,10 +83,17 @@ class LoadOptions:
     compile_cache: Path | None = None
     """Where inductor keeps its compiled kernels and graphs between starts (TORCHINDUCTOR_CACHE_DIR, unless the
     user set it); None: torch's default, a folder under the system's temp folder."""
+    drop_text_encoders: bool = False
+    """Free a FLUX or SD 3.5 model's T5 encoder once a job's prompt is encoded, and read it back for the next
+    job (engines/diffusers/memory.py)."""
+    quantize: Quantize = "none"
+    """A FLUX or SD 3.5 transformer's weights quantised on load, through a quantisation library diffusers supports."""
 
     def __post_init__(self) -> None:
         if self.compile and (missing := compile_unavailable(self.placement.device)) is not None:
             raise ValueError(f"compile = true cannot work here: {missing} Set compile = false.")
+        if self.quantize != "none" and (missing := quantization_unavailable(self.quantize)) is not None:
+            raise ValueError(f"quantize = {self.quantize} cannot work here: {missing}")
 
 
 @dataclass(eq=False)
@@ -108,13 +120,25 @@ class LoadedModel:
         if self.arch.inpaint:
             kind = "inpaint"
         if kind not in self._pipes:
-            cls = _CLASSES[self.arch.family][kind]
+            cls = pipeline_class(self.arch, kind)
             # from_pipe casts to its dtype argument (fp32 by default) in place: pass ours.
             pipe = self.base if isinstance(self.base, cls) else cls.from_pipe(self.base,
                                                                                dtype=self.placement.dtype)
             pipe.set_progress_bar_config(disable=True)
             self._pipes[kind] = pipe
         return self._pipes[kind]
+
+
+def pipeline_class(arch: Architecture, kind: PipelineKind) -> Any:
+    classes = _CLASSES[arch.family] if arch.family.unet else FACTS[arch.family].pipelines
+    return classes[kind]
+
+
+def base_class(arch: Architecture) -> Any:
+    """The class a model loads as: txt2img (inpaint for inpainting UNets), or its family's first pipeline."""
+    if arch.family.unet:
+        return _CLASSES[arch.family]["inpaint" if arch.inpaint else "txt2img"]
+    return pipeline_class(arch, base_kind(arch.family))
 
 
 def detect_source(path: Path, allow_ckpt: bool = False) -> Architecture:
@@ -160,11 +184,15 @@ def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
     at a time (engines/diffusers/casting.py), so the load never holds the stored and the cast copy at once.
     """
     arch = check_files(entry)
-    cls = _CLASSES[arch.family]["inpaint" if arch.inpaint else "txt2img"]
-    dtype = stored_dtype(entry.location) or options.placement.dtype
+    cls = base_class(arch)
+    chosen = options.placement if arch.family.unet else for_transformers(options.placement)
+    dtype = stored_dtype(entry.location) or chosen.dtype
     extra: dict[str, Any] = {}
-    if arch.family is not Family.SDXL:
+    if arch.family in (Family.SD1, Family.SD2):
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+    if not arch.family.unet and options.quantize != "none":
+        parts = ["transformer", FACTS[arch.family].large_text_encoder]
+        extra["quantization_config"] = quantization_config(options.quantize, chosen.dtype, parts)
     try:
         if entry.location.is_dir():
             pipe = cls.from_pretrained(entry.location, dtype=dtype, local_files_only=True, **extra)
@@ -176,11 +204,16 @@ def load_model(entry: ModelEntry, options: LoadOptions) -> LoadedModel:
         raise ModelFileError(f"Model '{entry.name}' at {entry.location} could not be loaded: {exc}. "
                              "If the files are damaged, copy or download them again.") from exc
     for component in pipe.components.values():
-        if isinstance(component, torch.nn.Module):
-            cast_module(component, options.placement.dtype)
-    _place(pipe, options)
-    log.info("loaded model %s (%s) on %s", entry.name, arch.name, options.placement.label)
-    return LoadedModel(entry, arch, options.placement, pipe)
+        if isinstance(component, torch.nn.Module) and not _quantized(component):
+            cast_module(component, chosen.dtype)
+    _place(pipe, options, chosen)
+    log.info("loaded model %s (%s) on %s", entry.name, arch.name, chosen.label)
+    return LoadedModel(entry, arch, chosen, pipe)
+
+
+def _quantized(module: torch.nn.Module) -> bool:
+    """Quantised weights keep their own storage types: casting them would undo (or break) the quantisation."""
+    return getattr(module, "quantization_method", None) is not None or getattr(module, "is_quantized", False)
 
 
 def stored_dtype(location: Path) -> torch.dtype | None:
@@ -213,19 +246,23 @@ def _from_single_file(cls: Any, entry: ModelEntry, arch: Architecture, dtype: to
     return cls.from_single_file(str(entry.location), local_files_only=False, **kwargs)
 
 
-def _place(pipe: Any, options: LoadOptions) -> None:
-    device = options.placement.device
-    if options.offload and device.type == "cuda":
+def _place(pipe: Any, options: LoadOptions, chosen: Placement) -> None:
+    device = chosen.device
+    if options.offload == "sequential" and device.type == "cuda":
+        pipe.enable_sequential_cpu_offload(device=device)
+    elif options.offload and device.type == "cuda":
         pipe.enable_model_cpu_offload(device=device)
     else:
         pipe.to(device)
-    for part in channels_last_parts(options.placement):
-        getattr(pipe, part).to(memory_format=torch.channels_last)
+    for part in channels_last_parts(chosen):
+        if hasattr(pipe, part):  # FLUX and SD 3.5 have a transformer where SD has its UNet
+            getattr(pipe, part).to(memory_format=torch.channels_last)
     if options.compile:
         if options.compile_cache is not None:
             os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(options.compile_cache))
         # In place: the UNet stays a UNet2DConditionModel (LoRAs, ControlNets and from_pipe see the same module).
-        pipe.unet.compile(mode=COMPILE_MODES.get(device.type))
+        denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
+        denoiser.compile(mode=COMPILE_MODES.get(device.type))
     pipe.set_progress_bar_config(disable=True)
 
 

@@ -9,6 +9,10 @@ LoRAs come in two layouts: kohya's (sd-scripts, most shared files) `lora_unet_*`
   than one transformer block per attention layer;
 - SD 1.x projects into its transformers with 1x1 convolutions, SD 2.x with linear layers;
 - real models' widths differ too: cross-attention context 768 (1.x), 1024 (2.x), 2048 (SDXL).
+FLUX.1 and SD 3.5 LoRAs change a transformer: kohya names FLUX's blocks as Black Forest Labs do
+(`lora_unet_double_blocks_*`, `lora_unet_single_blocks_*`) and SD 3.5's as Stability does
+(`lora_unet_joint_blocks_*`); diffusers' files name `transformer.transformer_blocks.*` for both, and only
+FLUX has `single_transformer_blocks` (or, in a file that leaves those out, FLUX's 3072-wide attention).
 Like checkpoints, never from file names.
 """
 
@@ -29,6 +33,11 @@ _CONTEXT = re.compile(r"_attn2_to_k_")
 _TEXT_QUERY = re.compile(r"^(lora_te_|text_encoder_)(text_model_)?encoder_layers_\d+_self_attn_q_proj_")
 _CONTEXT_WIDTHS = {768: Family.SD1, 1024: Family.SD2, 2048: Family.SDXL}
 _TEXT_WIDTHS = {768: Family.SD1, 1024: Family.SD2}
+_FLUX = re.compile(r"^(lora_unet_(double|single)_blocks_|(transformer_)?single_transformer_blocks_"
+                   r"|(diffusion_model_)?(double|single)_blocks_)")
+_SD3 = re.compile(r"^(lora_unet_joint_blocks_|(diffusion_model_)?joint_blocks_)")
+_TRANSFORMER = re.compile(r"^transformer_transformer_blocks_\d+_attn_to_q_")
+FLUX_WIDTH = 3072
 
 
 def is_lora(tensors: dict[str, TensorInfo]) -> bool:
@@ -41,6 +50,13 @@ def detect_lora(tensors: dict[str, TensorInfo], where: Path) -> Family:
         raise ModelFileError(f"{where} is a LyCORIS LoHa/LoKr adapter, which Underpaint cannot apply; "
                              "use a plain LoRA (kohya or diffusers format).")
     downs = {name.replace(".", "_"): info.shape for name, info in tensors.items() if _DOWN.search(name)}
+    if any(_FLUX.search(name) for name in downs):
+        return Family.FLUX_DEV
+    if any(_SD3.search(name) for name in downs):
+        return Family.SD3
+    attention = {shape[-1] for name, shape in downs.items() if _TRANSFORMER.search(name)}
+    if attention:
+        return Family.FLUX_DEV if attention == {FLUX_WIDTH} else Family.SD3
     if any(_SDXL.search(name) for name in downs):
         return Family.SDXL
     projections = {len(shape) for name, shape in downs.items() if _PROJECTION.search(name)}
@@ -54,4 +70,5 @@ def detect_lora(tensors: dict[str, TensorInfo], where: Path) -> Family:
         if family is not None:
             return family
     raise ModelFileError(f"{where} is a LoRA, but not one for an architecture Underpaint recognises "
-                         "(SD 1.x, SD 2.x or SDXL, told apart by the layers it changes and their widths).")
+                         "(SD 1.x, SD 2.x, SDXL, FLUX.1 or SD 3.5, told apart by the layers it changes and their "
+                         "widths).")

@@ -33,6 +33,7 @@ from underpaint.engines.diffusers.checkpoint import (
     read_safetensors_header,
 )
 from underpaint.engines.diffusers.controlnet_files import controlnet_tensors, detect_controlnet
+from underpaint.engines.diffusers.hub import cached_snapshot
 from underpaint.engines.diffusers.ip_adapter_files import adapter_file, describe, files_fingerprint, files_sha256
 from underpaint.engines.diffusers.lora_files import detect_lora, is_lora
 from underpaint.engines.diffusers.preprocessor_files import (
@@ -151,7 +152,10 @@ def make_entry(name: str, path: Path, kind: SourceKind | None = None, source: st
     if not _NAME.match(name):
         raise RegistryError(f"'{name}' is not a usable model name: letters, digits, '.', '_' and '-', "
                             "at most 64 characters.")
-    path = path.expanduser().resolve()
+    try:
+        path = cached_snapshot(path.expanduser().resolve())
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
     if upscaler:
         if control_kind is not None or config is not None or native is not None or image_encoder is not None:
             raise RegistryError(f"{path} is added as an upscaler; --config, --native and --image-encoder are for "

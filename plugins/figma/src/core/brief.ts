@@ -2,13 +2,15 @@
 // thread (which builds jobs) and the UI (which offers the choices).
 import type { MaskKind } from "./recipe.js";
 import type { LoraRef, Mode, Params, ReferenceRef } from "./protocol.js";
+import { usesStrength } from "../../../../protocol/client/src/models.js";
 
-/** Modes the panel offers, in menu order, with what they need from the frame. */
+/** Modes the panel offers, in menu order, with what they need from the frame; the menu shows those the chosen model can do. */
 export const MODES: readonly { mode: Mode; label: string; mask: MaskKind; needsImage: boolean }[] = [
   { mode: "generate", label: "Generate from the brief", mask: "none", needsImage: false },
   { mode: "refine", label: "Refine the frame's pixels", mask: "full", needsImage: true },
   { mode: "fill", label: "Fill the frame's centre", mask: "centre", needsImage: true },
   { mode: "remove", label: "Remove what is in the centre", mask: "centre", needsImage: true },
+  { mode: "edit", label: "Edit the frame by instruction", mask: "full", needsImage: true },
 ];
 
 export function modeInfo(mode: Mode): (typeof MODES)[number] {
@@ -47,6 +49,10 @@ export interface Brief {
   edges: boolean;
   /** Reference images, in the order they are sent; a set sends them once for every frame. */
   references: ReferenceChoice[];
+  /** Refine and Edit: how much may change (0-1); absent leaves it to the agent. */
+  strength?: number;
+  /** How closely to follow the prompt; absent where the model has no guidance or the field is left empty. */
+  guidance?: number;
 }
 
 export const MAX_SEED = 0xffffffff;
@@ -71,6 +77,8 @@ export function paramsFor(brief: Brief, textLayerBrief: string, seed: number, va
   if (brief.model) params.model = brief.model;
   if (brief.style) params.style = brief.style;
   if (brief.loras.length) params.loras = brief.loras.map((l) => ({ ...l }));
+  if (brief.strength !== undefined && usesStrength(brief.mode)) params.strength = brief.strength;
+  if (brief.guidance !== undefined) params.guidance = brief.guidance;
   if (brief.references.length) params.references = brief.references.map(({ weight, focus }) => ({ weight, focus }));
   // Edges come from the frame's own pixels, so only modes that send them can hold to them.
   if (brief.edges && modeInfo(brief.mode).needsImage) params.controls = [{ kind: "canny", image: "source" }];

@@ -82,6 +82,8 @@ const isBrief = (v: unknown): boolean =>
   obj(v) && str(v.mode) && str(v.prompt) && str(v.negativePrompt) && int(v.variants) && (v.seed === null || int(v.seed)) && str(v.style) &&
   Array.isArray(v.loras) && v.loras.every((l) => obj(l) && str(l.name) && typeof l.weight === "number") && typeof v.edges === "boolean" &&
   Array.isArray(v.references) && v.references.length <= MAX_REFERENCES &&
+  (v.strength === undefined || (num(v.strength) && v.strength >= 0 && v.strength <= 1)) &&
+  (v.guidance === undefined || (num(v.guidance) && v.guidance >= 0 && v.guidance <= 30)) &&
   v.references.every((r) => obj(r) && str(r.nodeId) && str(r.name) && num(r.weight) && r.weight >= 0 && r.weight <= 2 && (r.focus === "all" || r.focus === "style"));
 const isRules = (v: unknown): boolean => obj(v) && int(v.multiple) && int(v.nativeMin) && int(v.maxPixels);
 

@@ -1,10 +1,11 @@
 // The panel's DOM: connection status, token, the brief, and one row per job.
 // No protocol here; ui.ts wires it to the agent and the main thread.
-import { MODES, randomSeed, type Brief } from "../core/brief.js";
+import { MODES, modeInfo, randomSeed, type Brief } from "../core/brief.js";
 import { ASPECTS, type Margins } from "../core/expand.js";
 import type { JobOrder, SelectionInfo } from "../core/messages.js";
 import type { EngineInfo, LoraRef, Mode, ModelInfo, StyleInfo, Welcome } from "../core/protocol.js";
 import type { SizeRules } from "../core/size.js";
+import { abilitiesOf, guidanceLabel, keptMode, offeredModes, promptLabel, usesStrength, type ModelAbilities } from "../../../../protocol/client/src/models.js";
 import { ReferenceList } from "./references.js";
 import type { JobView } from "./runner.js";
 
@@ -36,6 +37,8 @@ export class Panel {
   private readonly loras = $("loras");
   private readonly edges = $<HTMLInputElement>("edges");
   private readonly references = new ReferenceList($("references"));
+  /** The selected text layer's brief, which stands in for an empty prompt. */
+  private textBrief = "";
   onPair: (token: string) => void = () => undefined;
   onRun: (command: "fill" | "variants" | "set") => void = () => undefined;
   onReseedSet: () => void = () => undefined;
@@ -66,6 +69,8 @@ export class Panel {
     // A field the user changes is theirs, no longer the style's.
     for (const id of ["negative", "engine", "model", "loras"]) $(id).addEventListener("input", () => $(id).classList.remove("from-style"));
     this.mode.addEventListener("change", () => this.showModeNote());
+    // An edit's note asks for its instruction until one is typed.
+    $("prompt").addEventListener("input", () => this.showModeNote());
     this.setEnabled(false);
   }
 
@@ -89,7 +94,8 @@ export class Panel {
     const frames = selection.frames === 1 ? "1 frame" : `${selection.frames} frames`;
     const brief = selection.textBrief ? ` · brief from text layer: “${selection.textBrief.slice(0, 60)}”` : "";
     $("selection").textContent = `Selected: ${frames}${brief}`;
-    $<HTMLTextAreaElement>("prompt").placeholder = selection.textBrief || "Describe the image, or select a text layer";
+    this.textBrief = selection.textBrief;
+    this.showModeNote();
   }
 
   /** Engines and models from the agent's `welcome`; the default engine preselected. */
@@ -109,7 +115,6 @@ export class Panel {
     return this.welcome?.capabilities.engines.find((e) => e.name === this.engine.value) ?? null;
   }
 
-  /** Modes the engine lacks stay visible but disabled, with a note saying why. */
   private showEngine(): void {
     const engine = this.selectedEngine();
     if (!engine) return;
@@ -117,13 +122,22 @@ export class Panel {
     this.model.replaceChildren(...(models.length ? models.map((m) => option(m, m)) : [option("", "default")]));
     this.model.disabled = models.length === 0;
     this.showModel();
-    for (const element of this.mode.options) {
-      const supported = engine.modes.includes(element.value as Mode);
-      element.disabled = !supported;
-      element.textContent = MODES.find((m) => m.mode === element.value)!.label + (supported ? "" : ` (not in ${engine.name})`);
-    }
-    if (this.mode.selectedOptions[0]?.disabled) this.mode.value = [...this.mode.options].find((o) => !o.disabled)?.value ?? this.mode.value;
-    $<HTMLTextAreaElement>("prompt").disabled = false;
+  }
+
+  /** What the chosen model can do; null before the agent answered. */
+  abilities(): ModelAbilities | null {
+    const engine = this.selectedEngine();
+    return engine ? abilitiesOf(engine, this.model.value) : null;
+  }
+
+  /** The mode menu lists only the chosen model's modes, keeping the chosen one where the model has it. */
+  private showModes(): void {
+    const model = this.abilities();
+    const modes = MODES.map((m) => m.mode);
+    const offered = model ? offeredModes(modes, model) : modes;
+    const chosen = keptMode(this.mode.value, offered);
+    this.mode.replaceChildren(...offered.map((mode) => option(mode, modeInfo(mode).label)));
+    if (chosen) this.mode.value = chosen;
     this.showModeNote();
   }
 
@@ -187,6 +201,7 @@ export class Panel {
     const canny = Boolean(details?.controlnets?.some((c) => c.kind === "canny") && details.preprocessors?.includes("canny"));
     $("edges-field").hidden = !canny;
     if (!canny) this.edges.checked = false;
+    this.showModes();
   }
 
   private chosenLoras(): LoraRef[] {
@@ -195,8 +210,17 @@ export class Panel {
       .map((chip) => ({ name: chip.dataset.lora!, weight: Math.min(2, Math.max(-2, Number(chip.querySelector<HTMLInputElement>("input[type=number]")!.value) || 0)) }));
   }
 
+  /** The note, and the fields the mode and model take: an edit's prompt is the change to make. */
   private showModeNote(): void {
     $("mode-note").textContent = this.modeProblem() ?? this.promptNote();
+    const mode = this.mode.value as Mode;
+    const prompt = promptLabel(mode);
+    $("prompt-label").textContent = prompt.label;
+    $<HTMLTextAreaElement>("prompt").placeholder = mode === "edit" ? prompt.placeholder : this.textBrief || "Describe the image, or select a text layer";
+    $("strength-field").hidden = !usesStrength(mode);
+    const guidance = guidanceLabel(this.abilities()?.guidance ?? "cfg");
+    $("guidance-field").hidden = guidance === null;
+    $("guidance-label").textContent = guidance ?? "";
   }
 
   private promptNote(): string {
@@ -204,11 +228,17 @@ export class Panel {
     return engine && !engine.uses_prompt ? `The ${engine.name} engine ignores prompts: it continues the frame's own pixels.` : "";
   }
 
-  /** Why the chosen mode cannot run on the chosen engine, or null. */
+  /** Why the chosen mode cannot run on the chosen model (or, for an edit, without an instruction), or null. */
   modeProblem(): string | null {
-    const engine = this.selectedEngine();
-    if (!engine || engine.modes.includes(this.mode.value as Mode)) return null;
-    return `The ${engine.name} engine cannot ${this.mode.value}; it offers ${engine.modes.join(", ")}. Start the agent with a diffusion engine (underpaint serve --engine diffusers) for ${this.mode.value}.`;
+    const model = this.abilities();
+    const mode = this.mode.value as Mode;
+    if (model && !model.modes.includes(mode)) {
+      return `The chosen model cannot ${mode || "do any of this panel's modes"}; it offers ${model.modes.join(", ")}. Pick another model, or start the agent with a diffusion engine (underpaint serve --engine diffusers).`;
+    }
+    if (mode === "edit" && !$<HTMLTextAreaElement>("prompt").value.trim() && !this.textBrief.trim()) {
+      return "Describe the change to make (for example: make the jacket red).";
+    }
+    return null;
   }
 
   private setEnabled(enabled: boolean): void {
@@ -223,7 +253,12 @@ export class Panel {
       this.seed.value = String(seed);
     }
     const variants = Math.min(16, Math.max(1, Math.round(Number($<HTMLInputElement>("variants").value) || 1)));
+    const mode = this.mode.value as Mode;
+    const guidance = $<HTMLInputElement>("guidance").value.trim();
     return {
+      ...(usesStrength(mode) && { strength: Number($<HTMLInputElement>("strength").value) / 100 }),
+      // Only a guidance the model steers by, and only when the user set one.
+      ...(!$("guidance-field").hidden && guidance !== "" && Number.isFinite(Number(guidance)) && { guidance: Math.min(30, Math.max(0, Number(guidance))) }),
       mode: this.mode.value as Mode, prompt: $<HTMLTextAreaElement>("prompt").value, negativePrompt: $<HTMLInputElement>("negative").value,
       variants, seed, engine: this.engine.value || null, model: this.model.value || null, style: this.style.value,
       loras: this.chosenLoras(), edges: this.edges.checked,
@@ -242,7 +277,9 @@ export class Panel {
   rules(): SizeRules {
     const engine = this.selectedEngine();
     const limits = this.welcome?.capabilities.limits;
-    return { multiple: engine?.multiple ?? 8, nativeMin: engine?.native_min ?? 64, maxPixels: limits?.max_pixels ?? 16_777_216 };
+    // The size hints follow the chosen model's native sizes (a FLUX model works larger than SD 1.5).
+    const abilities = this.abilities();
+    return { multiple: abilities?.multiple ?? engine?.multiple ?? 8, nativeMin: abilities?.nativeMin ?? 64, maxPixels: limits?.max_pixels ?? 16_777_216 };
   }
 
   /** A row with a progress bar and a cancel button for one job. */
