@@ -73,6 +73,8 @@ bench: $(STAMP)
 	$(PY) bench/export.py
 	$(PY) bench/credentials.py
 	$(PY) bench/training.py
+	$(PY) bench/families.py
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -52,3 +52,16 @@ def test_the_check_sees_an_outer_import(tmp_path: Path) -> None:
                       "if TYPE_CHECKING:\n    from underpaint.config import Settings\n"
                       "import underpaint.wire.messages\nfrom underpaint import jobs\n")
     assert imported_rooms(module) == {"config", "wire", "jobs"}
+
+
+def test_the_job_room_imports_neither_studio_mode_nor_ray() -> None:
+    """jobs/ reaches studio workers only through jobs/lanes.py's interface, which cluster/ implements."""
+    offenders = {}
+    for path in modules("jobs"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        names += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+        found = sorted({name for name in names if name.split(".")[0] == "ray"} | (imported_rooms(path) & {"cluster"}))
+        if found:
+            offenders[str(path.relative_to(PACKAGE))] = found
+    assert offenders == {}

@@ -82,5 +82,5 @@ def test_an_empty_mask_is_refused_once_the_pixels_are_known() -> None:
 
 def test_only_transient_codes_are_retryable() -> None:
     assert {code.value for code in RETRYABLE} == {
-        "upload_timeout", "upload_budget_exceeded", "queue_full", "client_queue_full", "agent_restarted",
-        "engine_failed", "result_not_saved", "no_workers"}
+        "upload_timeout", "upload_budget_exceeded", "queue_full", "client_queue_full", "user_queue_full",
+        "agent_restarted", "engine_failed", "result_not_saved", "no_workers"}

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from underpaint.cli_cluster import CLUSTER_COMMANDS
 from underpaint.cli_common import SetIdType, connect_settings, console, load, run_client, with_client_options, ws_url
 from underpaint.cli_export import EXPORT_COMMANDS
 from underpaint.cli_hotfolder import watch
@@ -19,8 +20,9 @@ from underpaint.cli_jobs import JOB_COMMANDS
 from underpaint.cli_models import models
 from underpaint.cli_styles import styles
 from underpaint.cli_train import train
+from underpaint.cli_users import users
 from underpaint.cli_verify import describe_credentials, verify
-from underpaint.config import Settings, describe
+from underpaint.config import Settings, SettingsError, describe
 from underpaint.version import __version__
 from underpaint.wire.messages import WEBSOCKET_PATH
 
@@ -45,6 +47,9 @@ def main(ctx: click.Context, config_dir: Path | None) -> None:
 @click.option("--poll", "hot_folder_poll", type=click.FloatRange(min=0.01), help="Poll the hot folder every N s.")
 @click.option("--model", help="Default diffusers model (a name from `underpaint models list`, or a path); "
               "makes diffusers the default engine unless --engine says otherwise.")
+@click.option("--cluster", metavar="auto|HOST:6379|ray://HOST:10001",
+              help="Be a studio gateway: run jobs' engine steps on Ray workers (auto: this machine's Ray cluster, "
+                   "or a new one of it alone; HOST:6379 the head's GCS port; ray://HOST:10001 Ray Client).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
@@ -52,6 +57,7 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
     """Start the agent."""
     import logging
 
+    from underpaint.cluster.users import UserError
     from underpaint.hotfolder.lock import FolderBusy
     from underpaint.jobs.runtime import build_engines, credentials_for
     from underpaint.server.serve import start_agent
@@ -68,14 +74,17 @@ def serve(ctx: click.Context, /, log_level: str, **flags: Any) -> None:
         credentials = credentials_for(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    for engine in engines.values():
-        engine.preload()
+    if not settings.cluster:  # a gateway's workers load models; the gateway only reads the registry
+        for engine in engines.values():
+            engine.preload()
 
     async def serve_until_stopped() -> None:
         try:
             agent = await start_agent(settings, engines)
         except FolderBusy as exc:
             raise click.ClickException(f"{exc} Stop that agent or pick another --hot-folder.") from None
+        except (SettingsError, UserError) as exc:  # TLS files that do not load, an unreadable user store
+            raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(
                 f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}. "
@@ -167,5 +176,5 @@ def jobs(ctx: click.Context, /, host: str | None, port: int | None, limit: int, 
     Console().print(table)
 
 
-for command in (*JOB_COMMANDS, *EXPORT_COMMANDS, models, styles, train, watch, verify):
+for command in (*JOB_COMMANDS, *EXPORT_COMMANDS, *CLUSTER_COMMANDS, models, styles, train, users, watch, verify):
     main.add_command(command)

@@ -4,6 +4,7 @@ option types of the guides a job (or a style) carries: `--control` and `--refere
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -33,12 +34,24 @@ def load(ctx: click.Context, **cli: Any) -> LoadedSettings:
 
 
 def connect_settings(ctx: click.Context, host: str | None, port: int | None) -> Settings:
-    return load(ctx, host=host, port=port).settings
+    """The settings of a command that talks to the agent. With `ca_file`, the command trusts that CA for a
+    wss:// agent instead of the system store: through SSL_CERT_FILE, the variable OpenSSL reads whenever a
+    default TLS context is made, so the websocket and the result downloads both trust it."""
+    settings = load(ctx, host=host, port=port).settings
+    if settings.ca_file is not None:
+        os.environ["SSL_CERT_FILE"] = str(settings.ca_file)
+    return settings
 
 
 def ws_url(settings: Settings) -> str:
+    """`agent_url` when set (http(s):// taken as ws(s)://), else this machine's host and port, wss:// when
+    the agent here serves TLS."""
+    if settings.agent_url:
+        url = re.sub(r"^http", "ws", settings.agent_url.rstrip("/"))
+        return url if url.endswith(WEBSOCKET_PATH) else url + WEBSOCKET_PATH
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"ws://{host}:{settings.port}{WEBSOCKET_PATH}"
+    scheme = "wss" if settings.tls_certificate else "ws"
+    return f"{scheme}://{host}:{settings.port}{WEBSOCKET_PATH}"
 
 
 def run_client(coro: Coroutine[Any, Any, T]) -> T:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +35,15 @@ class Settings(BaseModel):
     require_token: bool = True
     allowed_origins: tuple[str, ...] = ("null",)
     allowed_hosts: tuple[str, ...] = ()
+    tls_certificate: Path | None = Field(default=None, description="PEM certificate chain (the agent's first): "
+                                         "`serve` speaks https and wss only, so tokens never cross a network in "
+                                         "clear text. Needs tls_private_key.")
+    tls_private_key: Path | None = Field(default=None, description="The private key (PEM) of tls_certificate.")
+    agent_url: str | None = Field(default=None, description="The agent the CLI's client commands talk to, e.g. "
+                                  "wss://studio.example:7433 (default: host and port here, wss:// when "
+                                  "tls_certificate is set).")
+    ca_file: Path | None = Field(default=None, description="CA certificates (PEM) the CLI trusts for a wss:// agent "
+                                 "instead of the system store (a studio's own CA or a self-signed certificate).")
     data_dir: Path = Path(platformdirs.user_data_dir(APP_NAME))
     engine: str = "classic"
     max_pixels: int = Field(default=50_000_000, gt=0)
@@ -76,15 +85,33 @@ class Settings(BaseModel):
     device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
     dtype: str = Field(default="auto", description="auto (fp16 on GPUs; bf16 on CPUs with native bf16, AMX or "
                        "AVX512-BF16; else fp32), fp16, bf16 or fp32.")
-    cpu_offload: bool = False
+    cpu_offload: bool | Literal["sequential"] = Field(
+        default=False, description="On a GPU: true moves each model part to the GPU only while it runs; "
+                                   "'sequential' each layer (the least GPU memory, many times slower).")
+    drop_text_encoders: bool = Field(default=False, description="Free a FLUX or SD 3.5 model's T5 encoder once "
+                                     "a job's prompt is encoded; it is read back from disk for the next job.")
+    quantize: Literal["none", "nf4", "int8"] = Field(default="none", description="Quantise FLUX and SD 3.5 "
+                                                     "transformers and T5 on load (needs bitsandbytes).")
     compile: bool = Field(default=False, description="torch.compile the UNet: faster steps after minutes of "
                           "warm-up per working size, kept in data_dir/compile-cache for the next start.")
     offline: bool = False
     max_loaded_models: int = Field(default=2, ge=1)
+    # studio mode (README: Studio mode): the agent as the gateway of Ray workers
+    cluster: str | None = Field(default=None, description="Run jobs' engine steps on Ray workers: auto, HOST:6379 "
+                                "(the head's GCS port) or ray://HOST:10001 (Ray Client); unset: in this process.")
+    cluster_worker_cpus: float | None = Field(default=None, gt=0, description="CPUs each worker on a CPU-only "
+                                              "machine gets (unset: one worker takes all of that machine's).")
+    cluster_max_workers: int | None = Field(default=None, ge=1, description="Most workers the gateway starts "
+                                            "(unset: one per GPU, or per CPU-only machine, of the whole cluster).")
 
     @property
     def history_path(self) -> Path:
         return self.data_dir / "history.sqlite3"
+
+    @property
+    def users_path(self) -> Path:
+        """The named users of a studio agent and their token digests (cluster/users.py)."""
+        return self.data_dir / "users.sqlite3"
 
     @property
     def results_dir(self) -> Path:

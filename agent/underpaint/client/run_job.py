@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,10 +70,12 @@ async def run_client_job(ws_url: str, token: str, request: ClientJob, out: Path,
         if outcome.error is not None:
             summary |= {"code": outcome.error.code, "message": outcome.error.message}
         return summary
-    base = ws_url.replace("ws://", "http://", 1).removesuffix(WEBSOCKET_PATH)
+    base = re.sub(r"^ws", "http", ws_url).removesuffix(WEBSOCKET_PATH)  # wss:// -> https://
     out.parent.mkdir(parents=True, exist_ok=True)
     variants = [variant_path(out, i) for i in range(len(outcome.done.downloads.variants))]
-    async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as http:
+    # A TLS context made now, not aiohttp's own made at import, so a CA file the CLI was given counts.
+    tls = aiohttp.TCPConnector(ssl=ssl.create_default_context())
+    async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}, connector=tls) as http:
         files = [(outcome.done.downloads.psd, out), *zip(outcome.done.downloads.variants, variants, strict=True)]
         if outcome.done.downloads.manifest is not None:  # the PSD's C2PA manifest, beside it as readers look for it
             files.append((outcome.done.downloads.manifest, out.with_suffix(SIDECAR_SUFFIX)))

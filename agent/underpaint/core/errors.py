@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     BAD_IMAGE = "bad_image"
     SIZE_MISMATCH = "size_mismatch"
     EMPTY_MASK = "empty_mask"
+    EMPTY_INSTRUCTION = "empty_instruction"
     BAD_REGION = "bad_region"
     TOO_MANY_PIXELS = "too_many_pixels"
     UNSUPPORTED_MODE = "unsupported_mode"
@@ -72,6 +73,7 @@ class ErrorCode(StrEnum):
     NO_WORKERS = "no_workers"
     QUEUE_FULL = "queue_full"
     CLIENT_QUEUE_FULL = "client_queue_full"
+    USER_QUEUE_FULL = "user_queue_full"
     JOB_ID_CONFLICT = "job_id_conflict"
     UNKNOWN_JOB = "unknown_job"
     ENGINE_FAILED = "engine_failed"
@@ -86,7 +88,8 @@ class ErrorCode(StrEnum):
 # missing or broken, and fails again until someone acts.
 RETRYABLE = frozenset(
     {ErrorCode.UPLOAD_TIMEOUT, ErrorCode.UPLOAD_BUDGET_EXCEEDED, ErrorCode.QUEUE_FULL, ErrorCode.CLIENT_QUEUE_FULL,
-     ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED, ErrorCode.RESULT_NOT_SAVED, ErrorCode.NO_WORKERS}
+     ErrorCode.USER_QUEUE_FULL, ErrorCode.AGENT_RESTARTED, ErrorCode.ENGINE_FAILED, ErrorCode.RESULT_NOT_SAVED,
+     ErrorCode.NO_WORKERS}
 )
 
 

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_seq INTEGER NOT NULL DEFAULT 0,
     set_id TEXT,
     engine_seconds REAL,
-    device TEXT
+    device TEXT,
+    worker TEXT,
+    user TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 -- Each job's events as sent (result pixels live in the job's files), so a resume after a restart
@@ -98,9 +100,11 @@ class HistoryStore:
         if "set_id" not in columns:
             # A history from before sets: its jobs belong to none.
             self._db.execute("ALTER TABLE jobs ADD COLUMN set_id TEXT")
-        for column, kind in (("engine_seconds", "REAL"), ("device", "TEXT")):
+        # engine_seconds and device: a history from before engine timing, whose jobs' cost is their time from
+        # start to finish; worker: one from before studio mode, whose jobs all ran in the agent's own process;
+        # user: one from before named users, whose jobs were all the pairing token's.
+        for column, kind in (("engine_seconds", "REAL"), ("device", "TEXT"), ("worker", "TEXT"), ("user", "TEXT")):
             if column not in columns:
-                # A history from before engine timing: its jobs' cost is their time from start to finish.
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_set ON jobs(set_id, created_at)")
         # After the columns they cover exist: a history from before sets has no set_id until just above.
@@ -125,20 +129,24 @@ class HistoryStore:
 
     def add(
         self, job_id: str, mode: str, prompt: str, variants: int, client: str, source: str,
-        request: dict[str, Any], digest: str, set_id: str | None = None,
+        request: dict[str, Any], digest: str, set_id: str | None = None, user: str | None = None,
     ) -> None:
+        """`user`: the named user who submitted the job (None: the pairing token or the agent's own doors)."""
         self._db.execute(
             "INSERT INTO jobs (job_id, state, mode, prompt, variants, client, source, request_json, "
-            "request_digest, created_at, set_id) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, mode, prompt, variants, client, source, json.dumps(request), digest, time.time(), set_id),
+            "request_digest, created_at, set_id, user) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, mode, prompt, variants, client, source, json.dumps(request), digest, time.time(), set_id,
+             user),
         )
 
     def mark_running(self, job_id: str) -> None:
         self._db.execute("UPDATE jobs SET state='running', started_at=? WHERE job_id=?", (time.time(), job_id))
 
-    def record_engine(self, job_id: str, seconds: float, device: str) -> None:
-        """What the job cost: the seconds its engine worked (the files not counted), and where."""
-        self._db.execute("UPDATE jobs SET engine_seconds=?, device=? WHERE job_id=?", (seconds, device, job_id))
+    def record_engine(self, job_id: str, seconds: float, device: str, worker: str | None = None) -> None:
+        """What the job cost: the seconds its engine worked (the files not counted), and where: the device,
+        and the studio worker (None: the agent's own process)."""
+        self._db.execute("UPDATE jobs SET engine_seconds=?, device=?, worker=? WHERE job_id=?",
+                         (seconds, device, worker, job_id))
 
     def finish(
         self, job_id: str, state: str, last_seq: int, *, recipe_json: str | None = None,
@@ -176,13 +184,17 @@ class HistoryStore:
         return row
 
     def recent(self, limit: int, client: str | None = None, shared_source: str = "",
-               set_id: str | None = None) -> list[JobSummary]:
-        """Newest first; with `client`, only that client's jobs and those from `shared_source`; with
-        `set_id`, only that set's."""
+               set_id: str | None = None, user: str | None = None) -> list[JobSummary]:
+        """Newest first; with `user`, only that user's jobs and those from `shared_source`; else with
+        `client`, only that client's jobs of no user and those from `shared_source`; with `set_id`, only
+        that set's."""
         where: list[str] = []
         args: list[object] = []
-        if client is not None:
-            where.append("(client=? OR source=?)")
+        if user is not None:
+            where.append("(user=? OR source=?)")
+            args += [user, shared_source]
+        elif client is not None:
+            where.append("((client=? AND user IS NULL) OR source=?)")
             args += [client, shared_source]
         if set_id is not None:
             where.append("set_id=?")

@@ -1,16 +1,16 @@
-"""The job manager: one fair queue feeding one engine worker, events per job.
+"""The job manager: one fair queue feeding as many jobs at once as it has lanes, events per job.
 
-Everything here runs on the event loop thread except the pipeline and the
-file sinks, which run in their own single-thread executors and hand events
-back with `call_soon_threadsafe` (a GPU runs one job at a time anyway), and
-the reading of saved results for a replay after a restart.
+Everything here runs on the event loop thread except the pipeline (on its lane's thread, see
+jobs/lanes.py and jobs/runner.py) and the file sinks, which run in their own single-thread
+executor and hand events back with `call_soon_threadsafe`, and the reading of saved results for
+a replay after a restart. The single-process agent has one lane (a GPU runs one job at a time
+anyway); a studio gateway one per worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -18,18 +18,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from underpaint.core import RETRYABLE, ErrorCode, JobSpec, RequestError
-from underpaint.engines.base import CancelToken, EngineError, JobCancelled
+from underpaint.engines.base import CancelToken
 from underpaint.imaging.codec import encode_png, raw_bytes
 from underpaint.jobs.events import Event, EventArchive, EventLog, Subscriber
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
-from underpaint.jobs.pipeline import run_pipeline
-from underpaint.jobs.queue import FairQueue, OwnerFull, QueueFull
+from underpaint.jobs.lanes import Lanes, Lease, LocalLanes, NoWorkers
+from underpaint.jobs.queue import FairQueue, OwnerFull, QueueFull, UserFull
+from underpaint.jobs.runner import JobRunner
 from underpaint.jobs.training import TRAINING_MODE, DeviceTurn, Trainings
-from underpaint.results.layered import LayeredResult, VariantLayer
+from underpaint.results.layered import LayeredResult
 from underpaint.results.recipe import Recipe
 from underpaint.results.store import PSD_MANIFEST_NAME, ResultStore, SavedResult
 from underpaint.wire.frames import chunk_frames
@@ -42,9 +42,6 @@ from underpaint.wire.messages import (
     Error,
     JobEvent,
     JobSummary,
-    LayerInfo,
-    Preview,
-    Progress,
     Result,
 )
 
@@ -55,7 +52,6 @@ ResultFormat = Literal["raw", "png"]
 _KEEP_JOBS = 256
 # The hot folder's jobs belong to a shared folder, whose outputs anyone can open: every client sees them.
 _SHARED_SOURCE = "hotfolder"
-_PREVIEW_SIDE = 256
 
 
 @dataclass(eq=False)
@@ -73,6 +69,8 @@ class Job:
     files_ready: asyncio.Event = field(default_factory=asyncio.Event)
     work: Callable[[Job], Coroutine[Any, Any, None]] | None = None
     """Work other than the pipeline (a training, jobs/training.py): the worker starts it and moves on."""
+    user: str | None = None
+    """The named user who submitted it (None: the pairing token, the hot folder, the agent's own doors)."""
 
     @property
     def job_id(self) -> str:
@@ -103,7 +101,9 @@ class JobManager:
         queue_size: int,
         chunk_bytes: int,
         resume_bytes: int = 256 * 1024 * 1024,
+        lanes: Lanes | None = None,
     ) -> None:
+        """`lanes`: where jobs' engine steps run; None runs them here, on `intake`'s engines."""
         self.intake = intake
         self.resume_bytes = resume_bytes
         self.engines = intake.engines
@@ -112,15 +112,17 @@ class JobManager:
         self.chunk_bytes = chunk_bytes
         self.queue: FairQueue[Job] = FairQueue(queue_size)
         self.jobs: dict[str, Job] = {}
-        self.running: Job | None = None
+        self.running: dict[str, Job] = {}
         self.turn = DeviceTurn()
+        self.lanes: Lanes = lanes or LocalLanes(self.engines, self.turn)
+        self.runner = JobRunner(self)
         self.closing = False
         self.trainings: Trainings | None = None
         """Set by the agent's wiring (jobs/runtime.py) where trainings can run."""
         self._finished: deque[Job] = deque()
-        self._engine_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-engine")
         self._sink_thread = ThreadPoolExecutor(1, thread_name_prefix="underpaint-sinks")
         self._worker: asyncio.Task[None] | None = None
+        self._running_tasks: set[asyncio.Task[None]] = set()
         # Writing a job's files and replaying an earlier run's job: close() lets them finish.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -130,6 +132,7 @@ class JobManager:
         if interrupted:
             log.warning("marked %d interrupted job(s) as failed: %s", len(interrupted), interrupted)
         await asyncio.get_running_loop().run_in_executor(self._sink_thread, self._tidy_store, interrupted)
+        await self.lanes.start()
         self._worker = asyncio.create_task(self._work(), name="underpaint-worker")
 
     def _tidy_store(self, interrupted: list[str]) -> None:
@@ -147,12 +150,13 @@ class JobManager:
         for job in self.jobs.values():
             if job.state == "running":
                 job.cancel.cancel()
-        if self._worker:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        # As a killed agent would leave them: the next start reports running jobs as interrupted.
+        for task in [*self._running_tasks, *([self._worker] if self._worker else [])]:
+            task.cancel()
+        await asyncio.gather(*self._running_tasks, *([self._worker] if self._worker else []), return_exceptions=True)
         # A job whose files are being written still ends (done or failed) in the history.
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._engine_thread.shutdown(wait=True, cancel_futures=True)
+        await self.lanes.close()
         self._sink_thread.shutdown(wait=True)
 
     # front-door API
@@ -164,9 +168,15 @@ class JobManager:
         `owner_limit` caps the owner's waiting jobs; None (the agent's own front doors) leaves it open."""
         if not self.is_free(spec.job_id):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT, f"Job id '{spec.job_id}' is already taken.", spec.job_id)
-        job = Job(spec, engine, owner, digest, result_format, previews, work=work)
+        job = Job(spec, engine, owner, digest, result_format, previews, work=work, user=self.queue.user_of(owner))
         try:
             self.queue.put(owner, job.job_id, job, owner_limit)
+        except UserFull as exc:
+            raise RequestError(
+                ErrorCode.USER_QUEUE_FULL,
+                f"You already have {exc.args[0]} jobs waiting, as many as your user may; "
+                "submit more when some have started.", spec.job_id,
+            ) from None
         except OwnerFull:
             raise RequestError(
                 ErrorCode.CLIENT_QUEUE_FULL,
@@ -182,7 +192,7 @@ class JobManager:
         self._forget_failed_run(spec.job_id)
         self.jobs[job.job_id] = job
         self.history.add(job.job_id, TRAINING_MODE if work else spec.mode, spec.params.prompt,
-                         spec.params.variants, spec.client, spec.source, request, digest, spec.set_id)
+                         spec.params.variants, spec.client, spec.source, request, digest, spec.set_id, job.user)
         position = self.queue.position(job.job_id) or 0
         job.log.append(lambda seq: Accepted(job_id=job.job_id, seq=seq, queue_position=position))
         self._archive(job)
@@ -194,28 +204,34 @@ class JobManager:
         row = self.history.get(job_id)
         return None if row is None else str(row["request_digest"])
 
-    def claim(self, job_id: str, client: str | None = None) -> str | None:
-        """What a submit of `job_id` from `client` must match to be a duplicate: None when the id is
-        free (never used, or its run failed in a way a retry can fix). Another client's id is taken."""
+    def claim(self, job_id: str, client: str | None = None, user: str | None = None) -> str | None:
+        """What a submit of `job_id` from `client` (or `user`) must match to be a duplicate: None when the
+        id is free (never used, or its run failed in a way a retry can fix). Another client's id is taken."""
         digest = self.known_digest(job_id)
         if digest is None:
             return None
-        if not self.visible(job_id, client):
+        if not self.visible(job_id, client, user):
             raise RequestError(ErrorCode.JOB_ID_CONFLICT,
                                f"Job id '{job_id}' is already taken; choose a new id.", job_id)
         return None if self.is_free(job_id) else digest
 
-    def visible(self, job_id: str, client: str | None) -> bool:
-        """Whether a client may see a job: its own (by client name, so a plugin that reconnects keeps its
-        jobs) and the hot folder's. `client` None is the agent's own front doors, which see every job."""
+    def visible(self, job_id: str, client: str | None, user: str | None = None) -> bool:
+        """Whether a client may see a job: the hot folder's, and its own. A named `user` owns every job
+        they submitted, from any connection or plugin; without one, a client owns the jobs of no user
+        under its client name (so a plugin that reconnects keeps its jobs). `client` and `user` None is
+        an admin or the agent's own front doors, which see every job."""
         job = self.jobs.get(job_id)
         if job is not None:
-            owner, source = job.spec.client, job.spec.source
+            owner, source, job_user = job.spec.client, job.spec.source, job.user
         elif (row := self.history.get(job_id)) is not None:
-            owner, source = row["client"], row["source"]
+            owner, source, job_user = row["client"], row["source"], row["user"]
         else:
             return False
-        return client is None or source == _SHARED_SOURCE or owner == client
+        if source == _SHARED_SOURCE:
+            return True
+        if user is not None:
+            return bool(job_user == user)
+        return client is None or (job_user is None and owner == client)
 
     def is_free(self, job_id: str) -> bool:
         """Whether a new run may take `job_id`: never used, or its last run ended in a retryable error."""
@@ -229,11 +245,12 @@ class JobManager:
             self._finished.remove(old)
         self.history.forget(job_id)
 
-    def attach(self, job_id: str, after_seq: int, subscriber: Subscriber, client: str | None = None) -> None:
+    def attach(self, job_id: str, after_seq: int, subscriber: Subscriber, client: str | None = None,
+               user: str | None = None) -> None:
         """Replay events after `after_seq` and follow the job live; finished jobs from an
         earlier run of the agent replay their final message from the history. A job `client`
-        may not see is unknown to it."""
-        if not self.visible(job_id, client):
+        (or `user`) may not see is unknown to it."""
+        if not self.visible(job_id, client, user):
             raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         job = self.jobs.get(job_id)
         if job is not None:
@@ -249,8 +266,8 @@ class JobManager:
         if job is not None:
             job.log.unsubscribe(subscriber)
 
-    def cancel(self, job_id: str, client: str | None = None) -> None:
-        if not self.visible(job_id, client):
+    def cancel(self, job_id: str, client: str | None = None, user: str | None = None) -> None:
+        if not self.visible(job_id, client, user):
             raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         job = self.jobs.get(job_id)
         if job is None:
@@ -260,9 +277,10 @@ class JobManager:
         elif job.state == "running":
             job.cancel.cancel()
 
-    def recent(self, limit: int, client: str | None = None, set_id: str | None = None) -> list[JobSummary]:
-        """The newest jobs `client` may see (see `visible`), only those of `set_id` when given."""
-        return self.history.recent(limit, client, _SHARED_SOURCE, set_id)
+    def recent(self, limit: int, client: str | None = None, set_id: str | None = None,
+               user: str | None = None) -> list[JobSummary]:
+        """The newest jobs `client` (or `user`) may see (see `visible`), only those of `set_id` when given."""
+        return self.history.recent(limit, client, _SHARED_SOURCE, set_id, user)
 
     async def wait_for_files(self, job_id: str) -> None:
         """Returns once a job whose files are being written has them (at once for other jobs)."""
@@ -270,73 +288,36 @@ class JobManager:
         if job is not None and job.state == "saving":
             await job.files_ready.wait()
 
-    # the worker
+    # running jobs, as many at once as there are lanes
 
     async def _work(self) -> None:
         while True:
+            await self.lanes.free()
             job = await self.queue.get()
             if job.work is not None:
                 self._spawn(job.work(job))
                 continue
-            self.running = job
+            self.runner.start(job)
+            # A job retried after losing its worker may have taken the free lane meanwhile.
+            await self.lanes.free()
             try:
-                await self._run(job)
-            except Exception:
-                log.exception("job %s failed outside the pipeline", job.job_id)
-                self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error; see its log.")
-            finally:
-                self.running = None
+                lease = self.lanes.acquire(job.spec, job.engine)
+            except NoWorkers:
+                self.runner.no_workers(job)
+                continue
+            self.running[job.job_id] = job
+            task = asyncio.get_running_loop().create_task(self._run(job, lease))
+            self._running_tasks.add(task)
+            task.add_done_callback(self._running_tasks.discard)
 
-    async def _run(self, job: Job) -> None:
-        loop = asyncio.get_running_loop()
-        job.state = "running"
-        self.history.mark_running(job.job_id)
-        variants = job.spec.params.variants
-
-        def progress(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
-            fraction = min(1.0, (variant * steps + step) / (variants * steps)) if steps else 0.0
-            frames: tuple[bytes, ...] = ()
-            blob = None
-            if preview is not None and job.previews:
-                blob, frames = self._preview_blob(job, variant, preview)
-            loop.call_soon_threadsafe(self._emit_progress, job, variant, step, steps, fraction, blob, frames)
-
-        def on_layer(layer: VariantLayer) -> None:
-            message, frames = self._result_frames(job, layer)
-            loop.call_soon_threadsafe(lambda: job.log.append(message, frames))
-
-        engine = self.engines[job.engine]
-        loop.call_soon(self._emit_progress, job, 0, 0, 1, 0.0, None, ())
-        started = time.monotonic()
+    async def _run(self, job: Job, lease: Lease) -> None:
         try:
-            result = await loop.run_in_executor(
-                self._engine_thread, self.turn.interactive, run_pipeline, job.spec, engine, progress, job.cancel,
-                on_layer,
-                self.intake.upscalers,
-            )
-        except JobCancelled:
-            self._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
-        except RequestError as exc:
-            self._fail(job, exc.code, exc.message)
-        except EngineError as exc:
-            self._fail(job, exc.code, exc.message)
-        except MemoryError:
-            self._fail(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
-        else:
-            self._finish(job, result)
-        # What the job cost, the files not counted (an agent shutting down records nothing).
-        self.history.record_engine(job.job_id, time.monotonic() - started,
-                                   engine.capabilities_for(job.spec.params.model).device)
-
-    def _emit_progress(self, job: Job, variant: int, step: int, steps: int, fraction: float,
-                       preview: Blob | None, frames: tuple[bytes, ...]) -> None:
-        if job.state != "running":
-            return
-        job.log.append(lambda seq: Progress(job_id=job.job_id, seq=seq, variant=variant, step=step,
-                                            steps=steps, fraction=fraction))
-        if preview is not None:
-            job.log.append(lambda seq: Preview(job_id=job.job_id, seq=seq, variant=variant, step=step,
-                                               image=preview), frames)
+            await self.runner.run(job, lease)
+        except Exception:
+            log.exception("job %s failed outside the pipeline", job.job_id)
+            self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error; see its log.")
+        finally:
+            self.running.pop(job.job_id, None)
 
     def _finish(self, job: Job, result: LayeredResult) -> None:
         # `done` links the job's files, so it waits until they are on disk. The results went out
@@ -387,6 +368,8 @@ class JobManager:
     def _end(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
              error: tuple[str, str] | None = None, files: dict[str, Any] | None = None) -> None:
         job.state = state
+        # Whatever ran it, an ended job no longer counts against its user's concurrent jobs.
+        self.queue.release(job.job_id)
         job.log.append(make)
         self.history.finish(job.job_id, state, job.log.last_seq,
                             recipe_json=recipe.model_dump_json() if recipe else None, files=files,
@@ -460,31 +443,3 @@ class JobManager:
         code = known_code(row["error_code"], ErrorCode.INTERNAL)
         return Error(job_id=job_id, seq=seq, code=code, message=row["error_message"] or "",
                      retryable=code in RETRYABLE)
-
-    # encoding, on the engine thread
-
-    def _result_frames(self, job: Job, layer: VariantLayer) -> tuple[Any, tuple[bytes, ...]]:
-        pixels, pixels_frames = self._blob(job, f"{job.job_id}/{layer.index}/pixels", layer.pixels, "rgba8")
-        mask, mask_frames = self._blob(job, f"{job.job_id}/{layer.index}/mask", layer.mask, "gray8")
-
-        def make(seq: int) -> Result:
-            return Result(job_id=job.job_id, seq=seq, variant=layer.index, seed=layer.seed,
-                          layer=LayerInfo(name=layer.name, bounds=layer.bounds, visible=layer.visible),
-                          pixels=pixels, mask=mask)
-
-        return make, pixels_frames + mask_frames
-
-    def _blob(self, job: Job, stream: str, array: np.ndarray, raw_format: Literal["rgba8", "gray8"]
-              ) -> tuple[Blob, tuple[bytes, ...]]:
-        data = encode_png(array) if job.result_format == "png" else raw_bytes(array)
-        blob = Blob(stream=stream, format="png" if job.result_format == "png" else raw_format,
-                    width=array.shape[1], height=array.shape[0], bytes=len(data))
-        return blob, tuple(chunk_frames(stream, data, self.chunk_bytes))
-
-    def _preview_blob(self, job: Job, variant: int, preview: np.ndarray) -> tuple[Blob, tuple[bytes, ...]]:
-        image = Image.fromarray(preview)
-        image.thumbnail((_PREVIEW_SIDE, _PREVIEW_SIDE))
-        data = encode_png(np.asarray(image))
-        stream = f"{job.job_id}/{variant}/preview"
-        blob = Blob(stream=stream, format="png", width=image.width, height=image.height, bytes=len(data))
-        return blob, tuple(chunk_frames(stream, data, self.chunk_bytes))

@@ -15,6 +15,7 @@ from underpaint.engines.classic import ClassicEngine
 from underpaint.engines.upscalers.book import Upscalers
 from underpaint.jobs.history import HistoryStore
 from underpaint.jobs.intake import Intake
+from underpaint.jobs.lanes import Lanes
 from underpaint.jobs.manager import JobManager
 from underpaint.jobs.training import Trainings
 from underpaint.results.credentials import Credentials, configured_credentials
@@ -60,7 +61,8 @@ def build_diffusers(settings: Settings) -> Engine | None:
     try:
         options = LoadOptions(placement(settings.device, settings.dtype), offload=settings.cpu_offload,
                               compile=settings.compile, offline=settings.offline,
-                              compile_cache=settings.data_dir / "compile-cache")
+                              compile_cache=settings.data_dir / "compile-cache",
+                              drop_text_encoders=settings.drop_text_encoders, quantize=settings.quantize)
         return DiffusersEngine(registry, default, options, settings.max_loaded_models)
     except (RegistryError, ModelFileError) as exc:
         raise ValueError(str(exc)) from None
@@ -86,13 +88,15 @@ def credentials_for(settings: Settings) -> Credentials:
 
 
 @asynccontextmanager
-async def running_jobs(settings: Settings, engines: Mapping[str, Engine]) -> AsyncIterator[JobManager]:
-    """A started JobManager over the settings' history and result folder; closed on the way out."""
+async def running_jobs(settings: Settings, engines: Mapping[str, Engine],
+                       lanes: Lanes | None = None) -> AsyncIterator[JobManager]:
+    """A started JobManager over the settings' history and result folder; closed on the way out.
+    `lanes`: where the engine steps run (a studio gateway's workers); None: in this process."""
     history = HistoryStore(settings.history_path)
     store = ResultStore(settings.results_dir, settings.result_max_age_days, settings.result_max_total_mb,
                         credentials_for(settings))
     manager = JobManager(intake_for(settings, engines), store, history, settings.queue_size, settings.chunk_bytes,
-                         resume_bytes=int(settings.resume_memory_mb * 1024 * 1024))
+                         resume_bytes=int(settings.resume_memory_mb * 1024 * 1024), lanes=lanes)
     manager.trainings = Trainings(manager, settings.models_path, StyleBook(settings.styles_dir),
                                   settings.training_dir, settings.device, settings.model)
     try:

@@ -30,6 +30,7 @@ import numpy as np
 from underpaint.core import ErrorCode, JobSpec, Mode, Params, Rect, RequestError, Size
 from underpaint.core.spec import LoraRef
 from underpaint.engines.base import JobCancelled
+from underpaint.jobs.runner import preview_blob
 from underpaint.results.recipe import ModelRef, Recipe
 from underpaint.styles import StyleBook
 from underpaint.styles.style import PLACEHOLDER, Style
@@ -219,7 +220,7 @@ class _JobEvents:
         if not job.previews:
             return
         for index, image in enumerate(images):
-            blob, frames = self.manager._preview_blob(job, index, image)
+            blob, frames = preview_blob(job.job_id, index, image, self.manager.chunk_bytes)
 
             def emit(index: int = index, blob: Any = blob, frames: tuple[bytes, ...] = frames) -> None:
                 job.log.append(lambda seq: Preview(job_id=job.job_id, seq=seq, variant=index, step=step,

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from underpaint.cluster.users import Caller
 from underpaint.config import Settings
 from underpaint.core.conditioning import ControlKind
 from underpaint.engines.base import Engine
 from underpaint.jobs.intake import Intake
-from underpaint.wire.messages import Capabilities, ControlNetInfo, EngineInfo, Limits, ModelInfo, StyleInfo
+from underpaint.jobs.manager import JobManager
+from underpaint.wire.messages import (
+    Capabilities,
+    ClusterInfo,
+    ControlNetInfo,
+    EngineInfo,
+    Limits,
+    ModelInfo,
+    StyleInfo,
+)
 
 
 def waiting_limit(settings: Settings) -> int:
@@ -22,10 +32,23 @@ def model_info(engine: Engine, model: str) -> ModelInfo:
                      controlnets=[ControlNetInfo(name=name, kind=kind) for name, kind in caps.controlnets],
                      preprocessors=sorted(caps.preprocessors), ip_adapters=list(caps.ip_adapters),
                      family=caps.family, modes=sorted(caps.offered_modes), native_min=caps.native_min,
-                     native_max=caps.native_max, max_pixels=caps.max_pixels, guidance=caps.guidance)
+                     native_max=caps.native_max, max_pixels=caps.max_pixels, multiple=caps.multiple,
+                     guidance=caps.guidance)
 
 
-def capabilities(intake: Intake, settings: Settings) -> Capabilities:
+def cluster_view(manager: JobManager) -> ClusterInfo | None:
+    """A studio gateway's workers now (None on a single-process agent); only `sees_cluster` callers are shown them."""
+    return manager.lanes.info(len(manager.queue))
+
+
+def sees_cluster(caller: Caller) -> bool:
+    """Who is shown the workers (the handshake's `cluster`, /health's): the agent's owner (the pairing token)
+    and admin users."""
+    return caller.user is None or caller.admin
+
+
+def capabilities(intake: Intake, settings: Settings, cluster: ClusterInfo | None = None) -> Capabilities:
+    """`cluster`: the workers, for an admin (see `cluster_view`)."""
     infos = []
     for engine in intake.engines.values():
         caps = engine.capabilities
@@ -34,6 +57,7 @@ def capabilities(intake: Intake, settings: Settings) -> Capabilities:
             native_min=caps.native_min, native_max=caps.native_max, multiple=caps.multiple,
             max_pixels=caps.max_pixels, models=list(caps.models), description=caps.description,
             model_details=[model_info(engine, model) for model in caps.models],
+            default_model=identity[0] if (identity := engine.model_identity(None)) else None,
         ))
     return Capabilities(
         engines=infos,
@@ -48,4 +72,5 @@ def capabilities(intake: Intake, settings: Settings) -> Capabilities:
         styles=[StyleInfo(name=style.name, description=style.description, model=style.model,
                           sets=style.fields_set())
                 for style in (intake.styles.styles()[0] if intake.styles is not None else [])],
+        cluster=cluster,
     )

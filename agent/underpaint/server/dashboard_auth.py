@@ -1,12 +1,14 @@
 """Who may use the agent's page: sign-in with the pairing token, kept in a cookie, and the checks
 every page route runs.
 
-The page is the agent owner's: signed in with the pairing token, it sees and acts on
-every client's jobs. The cookie holds no token, only an HMAC of it, so it survives
-a restart of the agent and stops working when the token changes. It is HttpOnly
+The page is the agent owner's: signed in with the pairing token (or, on a studio
+agent, an admin user's token), it sees and acts on every client's jobs; other
+users' tokens do not open it. The cookie holds no token, only an HMAC of it (an
+admin's: their name and an HMAC keyed by their token's digest), so it survives a
+restart of the agent and stops working when the token changes or the admin goes. It is HttpOnly
 (no script reads it), SameSite=Strict (no other site's page sends it) and
-host-only with Path=/ (the agent's own origin). Not Secure: the agent speaks plain
-HTTP on loopback, where a Secure cookie would never be sent. Its name carries the
+host-only with Path=/ (the agent's own origin). Secure only when the agent serves
+TLS (tls_certificate): on plain HTTP loopback a Secure cookie would never be sent. Its name carries the
 port, as cookies are shared by every port of a host: two agents never clobber
 each other's sign-in.
 
@@ -26,9 +28,10 @@ from typing import Any
 
 from aiohttp import web
 
+from underpaint.cluster.users import Caller, User
 from underpaint.config import Settings
 from underpaint.core import ErrorCode
-from underpaint.server.security import bearer_token, own_origin, token_ok
+from underpaint.server.security import USERS, bearer_token, identify, own_origin, request_caller
 
 SESSION_DAYS = 30
 _SESSION_CONTEXT = b"underpaint dashboard session v1"
@@ -41,9 +44,17 @@ def cookie_name(request: web.Request) -> str:
     return f"underpaint_session_{port}"
 
 
-def session_value(settings: Settings) -> str:
-    """What the cookie holds: an HMAC of the token, never the token itself."""
-    return hmac.new((settings.token or "").encode(), _SESSION_CONTEXT, hashlib.sha256).hexdigest()
+def session_value(settings: Settings, admin: User | None = None) -> str:
+    """What the cookie holds: an HMAC of the pairing token, or an admin's name and an HMAC of their token's
+    digest; never a token itself."""
+    if admin is None:
+        return hmac.new((settings.token or "").encode(), _SESSION_CONTEXT, hashlib.sha256).hexdigest()
+    return f"{admin.name}:{hmac.new(admin.token_digest.encode(), _SESSION_CONTEXT, hashlib.sha256).hexdigest()}"
+
+
+def may_open_page(caller: Caller | None) -> bool:
+    """The page shows every user's jobs."""
+    return caller is not None and caller.sees_whole_agent
 
 
 def refusal(status: int, code: str, message: str) -> web.HTTPException:
@@ -58,12 +69,17 @@ def has_session(request: web.Request, settings: Settings) -> bool:
     if not settings.require_token:
         return True
     given = request.cookies.get(cookie_name(request), "")
-    return hmac.compare_digest(given.encode(), session_value(settings).encode())
+    name, colon, _ = given.partition(":")
+    admin = request.app[USERS].get(name) if colon else None
+    if colon and (admin is None or not admin.admin):
+        return False
+    return hmac.compare_digest(given.encode(), session_value(settings, admin).encode())
 
 
 def check_reader(request: web.Request, settings: Settings) -> None:
     """The page's session cookie or the token; 401 unauthorized otherwise."""
-    if has_session(request, settings) or (bearer_token(request) is not None and token_ok(request, settings)):
+    if has_session(request, settings) or (bearer_token(request) is not None
+                                          and may_open_page(request_caller(request, settings))):
         return
     raise refusal(401, ErrorCode.UNAUTHORIZED, "Sign in with the pairing token (`underpaint token` shows it).")
 
@@ -73,10 +89,10 @@ async def json_body(request: web.Request, settings: Settings) -> dict[str, Any]:
     cookie from the agent's own page (its Origin); never a form or another content type."""
     if bearer_token(request) is None:
         check_reader(request, settings)
-        if not own_origin(request.headers.get("Origin"), request.headers.get("Host")):
+        if not own_origin(request.headers.get("Origin"), request.headers.get("Host"), request.scheme):
             raise refusal(403, "forbidden_origin", "Only the agent's own page may change things with its cookie.")
-    elif not token_ok(request, settings):
-        raise refusal(401, ErrorCode.UNAUTHORIZED, "Wrong pairing token.")
+    elif not may_open_page(request_caller(request, settings)):
+        raise refusal(401, ErrorCode.UNAUTHORIZED, "Wrong token: the page takes the pairing token or an admin's.")
     if request.content_type != "application/json":
         raise refusal(415, ErrorCode.INVALID_MESSAGE, "This route takes application/json only.")
     try:
@@ -98,12 +114,16 @@ async def sign_in(request: web.Request, settings: Settings) -> web.Response:
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str):
         raise refusal(400, ErrorCode.INVALID_MESSAGE, 'Send {"token": "<the pairing token>"}.')
-    expected = (settings.token or "").encode()
-    if settings.require_token and not hmac.compare_digest(token.strip().encode(), expected):
+    caller = identify(token.strip(), settings, request.app[USERS])
+    if caller is None:
         raise refusal(401, ErrorCode.UNAUTHORIZED, "Wrong pairing token. Run `underpaint token` and paste its output.")
+    if not may_open_page(caller):
+        raise refusal(403, ErrorCode.UNAUTHORIZED, "This page shows every user's jobs, so only admins sign in to "
+                                                   "it; your own jobs are in your plugin.")
     response = web.json_response({"signed_in": True})
-    response.set_cookie(cookie_name(request), session_value(settings), max_age=SESSION_DAYS * 86400, path="/",
-                        httponly=True, samesite="Strict")
+    response.set_cookie(cookie_name(request), session_value(settings, caller.user), max_age=SESSION_DAYS * 86400,
+                        path="/",
+                        httponly=True, samesite="Strict", secure=request.secure)
     return response
 
 

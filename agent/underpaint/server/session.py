@@ -5,6 +5,8 @@ through one outbox drained by one writer task, so a job's events and their
 binary frames never interleave with another's. Uploads hold room in the
 agent's upload budget from their submit until their bytes are decoded. A
 submit_set is its members' submits sharing one upload, refused or queued whole.
+The hello's token says who is connected (a named user, or the agent's owner),
+and so which jobs the connection sees and in whose lane of the queue it waits.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
+from underpaint.cluster.users import Caller
+from underpaint.cluster.users_watch import SignedInConnections
 from underpaint.config import Settings
 from underpaint.core import ErrorCode, JobSpec, RequestError
 from underpaint.core.errors import request_error_from
@@ -28,8 +31,9 @@ from underpaint.jobs.manager import JobManager
 from underpaint.jobs.sets import SetMember, submit_set
 from underpaint.results.delivery.export import deliver_job
 from underpaint.results.delivery.library import PresetLibrary
-from underpaint.server.capabilities import capabilities, waiting_limit
+from underpaint.server.capabilities import capabilities, cluster_view, sees_cluster, waiting_limit
 from underpaint.server.pending import PendingJob, PendingUpload, SetRefused
+from underpaint.server.security import identify
 from underpaint.server.upload_budget import UploadBudget
 from underpaint.server.uploads import (
     announced,
@@ -88,13 +92,18 @@ def _blamed(data: dict[str, Any], exc: ValidationError) -> str | None:
 
 class Session:
     def __init__(self, ws: web.WebSocketResponse, manager: JobManager, settings: Settings,
-                 budget: UploadBudget) -> None:
+                 budget: UploadBudget, signed_in: SignedInConnections) -> None:
         self.ws = ws
         self.manager = manager
         self.settings = settings
         self.budget = budget
+        self.signed_in = signed_in
         self.owner = f"ws-{uuid.uuid4().hex[:12]}"
         self.client_name = "unknown"
+        self.caller = Caller(None, admin=False)
+        self._viewer: tuple[str | None, str | None] = (self.client_name, None)
+        """The (client, user) whose jobs this connection sees, from its hello (Caller.viewer)."""
+        self._watched: object | None = None
         self._queue_limit = waiting_limit(settings)
         self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._uploads: set[PendingUpload] = set()
@@ -114,6 +123,9 @@ class Session:
                     elif message.type == WSMsgType.ERROR:
                         break
         finally:
+            if self._watched is not None:
+                self.signed_in.discard(self._watched)
+            self.manager.queue.sign_out(self.owner)
             for pending in list(self._uploads):
                 self._end_upload(pending)
             for job_id in self._subscriptions:
@@ -183,17 +195,30 @@ class Session:
                 "Update the plugin or the agent so their major versions match.",
                 CLOSE_BAD_VERSION,
             )
-        expected = self.settings.token or ""
-        if self.settings.require_token and not secrets.compare_digest(hello.token.encode(), expected.encode()):
+        caller = identify(hello.token, self.settings, self.signed_in.store)
+        if caller is None:
             return await self._refuse(
                 ErrorCode.UNAUTHORIZED,
-                "Wrong pairing token. Run `underpaint token` and paste the token into the plugin.",
+                "Wrong token. Paste your own token (a studio admin makes it with `underpaint users add`), "
+                "or on your own machine the pairing token (`underpaint token`), into the plugin.",
                 CLOSE_UNAUTHORIZED,
             )
         self.client_name = hello.client.name
+        self.caller = caller
+        self._viewer = caller.viewer(self.client_name)
+        if caller.user is not None:
+            self.manager.queue.sign_in(self.owner, caller.user.name, caller.user.limits)
+            self._watched = self.signed_in.add(caller.user.token_digest, self._token_revoked)
         self.send(Welcome(protocol=PROTOCOL_VERSION, agent=AgentInfo(version=__version__),
-                          capabilities=capabilities(self.manager.intake, self.settings)))
+                          capabilities=capabilities(self.manager.intake, self.settings,
+                                                    cluster_view(self.manager) if sees_cluster(caller) else None)))
         return True
+
+    async def _token_revoked(self) -> None:
+        """The user was removed or given a new token while connected: the connection ends (their jobs run on)."""
+        self._watched = None
+        await self._refuse(ErrorCode.UNAUTHORIZED, "Your token was revoked (your user was removed or given a "
+                           "new token); ask the studio's admin for a new one.", CLOSE_UNAUTHORIZED)
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> bool:
         # Sent directly, not through the outbox: the close must follow the error on the wire.
@@ -230,11 +255,12 @@ class Session:
         elif isinstance(message, SubmitSet):
             await self._on_submit_set(message)
         elif isinstance(message, Cancel):
-            self.manager.cancel(message.job_id, self.client_name)
+            self.manager.cancel(message.job_id, *self._viewer)
         elif isinstance(message, Resume):
             self._subscribe(message.job_id, message.after_seq)
         elif isinstance(message, ListJobs):
-            self.send(Jobs(jobs=self.manager.recent(message.limit, self.client_name, message.set_id)))
+            client, user = self._viewer
+            self.send(Jobs(jobs=self.manager.recent(message.limit, client, message.set_id, user)))
         elif isinstance(message, Export):
             await self._on_export(message)
         elif isinstance(message, Train):
@@ -258,7 +284,7 @@ class Session:
     async def _on_export(self, message: Export) -> None:
         """A finished job's variant as each preset's file, kept in the job's folder and answered as downloads."""
         job_id = message.job_id
-        if not self.manager.visible(job_id, self.client_name):
+        if not self.manager.visible(job_id, *self._viewer):
             raise RequestError(ErrorCode.UNKNOWN_JOB, f"No job '{job_id}' is known to this agent.", job_id)
         library = PresetLibrary(self.settings.presets_dir)
         try:
@@ -312,7 +338,7 @@ class Session:
 
     def _job(self, submit: Submit) -> PendingJob:
         request = request_digest(submit)
-        bound = self.manager.claim(submit.job_id, self.client_name)
+        bound = self.manager.claim(submit.job_id, *self._viewer)
         if bound is not None and request_part(bound) != request:
             # Settled by the request alone: other parameters than the job of that id had.
             self._check_resubmit(submit, bound, job_digest(request, []))
@@ -378,7 +404,7 @@ class Session:
                      for job, pixels in zip(fresh, decoded, strict=True)]
             # Another connection may have taken an id while these bytes arrived.
             for job in fresh:
-                job.bound = self.manager.claim(job.submit.job_id, self.client_name)
+                job.bound = self.manager.claim(job.submit.job_id, *self._viewer)
                 if job.bound is not None:
                     self._check_resubmit(job.submit, job.bound, pending.digest(job))
             self._queue([(job, spec) for job, spec in zip(fresh, specs, strict=True) if job.bound is None],
@@ -400,6 +426,11 @@ class Session:
             self.manager.submit(member.spec, member.engine, self.owner, member.digest, member.request,
                                 first.result_format, first.previews, owner_limit=self._queue_limit)
         else:
+            room = self.manager.queue.user_room(self.owner)
+            if room is not None and len(members) > room:
+                # Checked before any member is queued: a set is queued whole or not at all.
+                raise RequestError(ErrorCode.USER_QUEUE_FULL, f"Your user may have {room} more jobs waiting; "
+                                   f"the set's {len(members)} do not fit until some have started.")
             submit_set(self.manager, members, self.owner, first.result_format, first.previews, self._queue_limit)
         for member in members:
             self._subscribe(member.spec.job_id, after_seq=0)
@@ -424,7 +455,7 @@ class Session:
         self._subscribe(submit.job_id, after_seq=1)
 
     def _subscribe(self, job_id: str, after_seq: int) -> None:
-        self.manager.attach(job_id, after_seq, self._deliver, self.client_name)
+        self.manager.attach(job_id, after_seq, self._deliver, *self._viewer)
         self._subscriptions.add(job_id)
 
     def _position(self, job_id: str) -> int:

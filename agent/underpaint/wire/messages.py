@@ -208,6 +208,7 @@ class ModelInfo(_Message):
     native_min: int = 0
     native_max: int = 0
     max_pixels: int = 0
+    multiple: int = Field(default=0, description="Working sizes are multiples of this (16 for FLUX and SD 3.5).")
     guidance: Literal["cfg", "distilled", "none"] = Field(
         default="none", description="How params.guidance steers this model: true classifier-free guidance, a "
                                     "distilled guidance embedding, or not at all.")
@@ -224,6 +225,8 @@ class EngineInfo(_Message):
     models: list[str] = []
     description: str = ""
     model_details: list[ModelInfo] = Field(default=[], description="One per name in `models`.")
+    default_model: str | None = Field(default=None, description="The model a job naming none runs on (one of "
+                                                                "`models`); none for engines without models.")
 
 
 class Limits(_Message):
@@ -255,6 +258,26 @@ class StyleInfo(_Message):
         return sets.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
+class WorkerInfo(_Message):
+    """One studio worker (a Ray actor on one GPU, or on a CPU-only machine's CPUs it was given)."""
+
+    name: str
+    node: str = Field(description="The Ray node (machine) it runs on.")
+    device: str = Field(description="What its engines run on, as they report it.")
+    state: Literal["idle", "busy", "starting", "lost"]
+    pid: int = Field(default=0, description="Its process on that machine (0 until it has started).")
+    loaded_models: list[str] = Field(default=[], description="Models it holds warm.")
+    running_job: str | None = None
+    jobs_run: int = 0
+
+
+class ClusterInfo(_Message):
+    """Studio mode's workers (`underpaint cluster`), shown to admins in the handshake and in /health."""
+
+    workers: list[WorkerInfo]
+    queued: int = Field(description="Jobs waiting for a worker.")
+
+
 class Capabilities(_Message):
     engines: list[EngineInfo]
     default_engine: str
@@ -263,6 +286,8 @@ class Capabilities(_Message):
     control_kinds: list[ControlKind] = Field(default=[], description="Every kind a control may name.")
     styles: list[StyleInfo] = Field(default=[], description="The styles a job may name, read when the client "
                                                             "connects (a style added later works as well).")
+    cluster: ClusterInfo | None = Field(default=None, description="Studio mode's workers, for admins; absent on "
+                                                                  "a single-process agent.")
 
 
 class Welcome(_Message):
