@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import TOKEN, make_settings, soft_ellipse, textured_rgba
+from gated_engine import Gate
 from underpaint.client.agent_client import AgentClient, AgentEvent, JobOutcome
 from underpaint.core import Margins, Mode, Params, Rect, Size
-from underpaint.core.capabilities import EngineCapabilities
-from underpaint.engines.base import CancelToken, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic import ClassicEngine
 from underpaint.engines.diffusers.engine import DiffusersEngine
 from underpaint.engines.diffusers.registry import ModelRegistry
@@ -24,34 +22,6 @@ from underpaint.wire.messages import Preview, Progress, Result
 
 W, H = 96, 80
 IMAGE, MASK = textured_rgba(H, W, seed=3), soft_ellipse(H, W, (30, 24, 36, 30))
-
-
-class Gate(ModellessEngine):
-    """Wraps an engine so each progress call waits for the test (and never checks cancel itself)."""
-
-    def __init__(self, inner: DiffusersEngine) -> None:
-        self.inner = inner
-        self.semaphore = threading.Semaphore(0)
-        self.opened = threading.Event()
-
-    @property
-    def capabilities(self) -> EngineCapabilities:
-        return self.inner.capabilities
-
-    def release(self, steps: int = 1) -> None:
-        self.semaphore.release(steps)
-
-    def open(self) -> None:
-        self.opened.set()
-        self.semaphore.release(1000)
-
-    def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
-        def gated(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
-            progress(variant, step, steps, preview)
-            while not self.opened.is_set() and not self.semaphore.acquire(timeout=0.05):
-                pass
-
-        return self.inner.run(work, gated, cancel)
 
 
 @pytest.fixture

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import TOKEN, make_settings, soft_ellipse, textured_rgba
+from gated_engine import Gate
 from underpaint.client.agent_client import AgentClient, AgentEvent, JobOutcome
 from underpaint.core import Margins, Mode, Params, Rect, Size
-from underpaint.core.capabilities import EngineCapabilities
-from underpaint.engines.base import CancelToken, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.diffusers.engine import DiffusersEngine
 from underpaint.server.app import MANAGER
 from underpaint.server.serve import RunningAgent, start_agent
@@ -132,34 +130,6 @@ async def test_the_handshake_names_the_model_a_job_naming_none_runs_on(agent: Ru
     assert isinstance(welcome, Welcome)
     engine = next(e for e in welcome.capabilities.engines if e.name == "diffusers")
     assert engine.default_model is not None and engine.default_model in engine.models
-
-
-class Gate(ModellessEngine):
-    """Wraps an engine so each progress call waits for the test (and never checks cancel itself)."""
-
-    def __init__(self, inner: DiffusersEngine) -> None:
-        self.inner = inner
-        self.semaphore = threading.Semaphore(0)
-        self.opened = threading.Event()
-
-    @property
-    def capabilities(self) -> EngineCapabilities:
-        return self.inner.capabilities
-
-    def capabilities_for(self, model: str | None) -> EngineCapabilities:
-        return self.inner.capabilities_for(model)
-
-    def open(self) -> None:
-        self.opened.set()
-        self.semaphore.release(1000)
-
-    def run(self, work: WorkItem, progress: ProgressSink, cancel: CancelToken) -> Iterator[np.ndarray]:
-        def gated(variant: int, step: int, steps: int, preview: np.ndarray | None = None) -> None:
-            progress(variant, step, steps, preview)
-            while not self.opened.is_set() and not self.semaphore.acquire(timeout=0.05):
-                pass
-
-        return self.inner.run(work, gated, cancel)
 
 
 async def test_cancel_stops_a_flux_job_between_steps(tmp_path: Path, family_engine: DiffusersEngine) -> None:

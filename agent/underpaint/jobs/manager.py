@@ -273,7 +273,7 @@ class JobManager:
         if job is None:
             return
         if job.state == "queued" and self.queue.remove(job_id) is not None:
-            self._end(job, "cancelled", lambda seq: Cancelled(job_id=job_id, seq=seq))
+            self.end_job(job, "cancelled", lambda seq: Cancelled(job_id=job_id, seq=seq))
         elif job.state == "running":
             job.cancel.cancel()
 
@@ -315,11 +315,12 @@ class JobManager:
             await self.runner.run(job, lease)
         except Exception:
             log.exception("job %s failed outside the pipeline", job.job_id)
-            self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error; see its log.")
+            self.fail_job(job, ErrorCode.INTERNAL, "The agent hit an internal error; see its log.")
         finally:
             self.running.pop(job.job_id, None)
 
-    def _finish(self, job: Job, result: LayeredResult) -> None:
+    def finish_job(self, job: Job, result: LayeredResult) -> None:
+        """The runner's word that `job` made `result`: its files are written, then it ends `done`."""
         # `done` links the job's files, so it waits until they are on disk. The results went out
         # one by one already, and the worker starts the next job while these files are written.
         job.state = "saving"
@@ -345,28 +346,30 @@ class JobManager:
                 self._sink_thread, self._save, result, job.job_id)
         except OSError as exc:
             log.error("writing the files of job %s failed", job.job_id, exc_info=exc)
-            self._fail(job, ErrorCode.RESULT_NOT_SAVED, f"The agent could not write this job's files "
+            self.fail_job(job, ErrorCode.RESULT_NOT_SAVED, f"The agent could not write this job's files "
                        f"({exc.strerror or exc}); make room on its disk and submit the job again.")
             return
         except Exception:
             log.exception("writing the files of job %s failed", job.job_id)
-            self._fail(job, ErrorCode.INTERNAL, "The agent hit an internal error writing the files; see its log.")
+            self.fail_job(job, ErrorCode.INTERNAL, "The agent hit an internal error writing the files; see its log.")
             return
         job.saved = saved
         links = downloads(job.job_id, len(result.layers), saved.manifest is not None)
-        self._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
+        self.end_job(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=result.recipe,
                                                 downloads=links, warnings=result.warnings),
                   recipe=result.recipe, files={"psd": str(saved.psd), "variants": [str(p) for p in saved.variants],
                                                "recipe": str(saved.recipe)})
 
-    def _fail(self, job: Job, code: ErrorCode, message: str) -> None:
+    def fail_job(self, job: Job, code: ErrorCode, message: str) -> None:
+        """Ends `job` with an `error` of `code` (retryable as the code is)."""
         retry = code in RETRYABLE
-        self._end(job, "error", lambda seq: Error(job_id=job.job_id, seq=seq, code=code, message=message,
+        self.end_job(job, "error", lambda seq: Error(job_id=job.job_id, seq=seq, code=code, message=message,
                                                   retryable=retry),
                   error=(code, message))
 
-    def _end(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
-             error: tuple[str, str] | None = None, files: dict[str, Any] | None = None) -> None:
+    def end_job(self, job: Job, state: str, make: Any, recipe: Recipe | None = None,
+                error: tuple[str, str] | None = None, files: dict[str, Any] | None = None) -> None:
+        """Ends `job` in `state` with the message `make(seq)` makes, in its log and the history."""
         job.state = state
         # Whatever ran it, an ended job no longer counts against its user's concurrent jobs.
         self.queue.release(job.job_id)

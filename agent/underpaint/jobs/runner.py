@@ -62,10 +62,10 @@ class JobRunner:
                     broken.append(lost[-1])
             if len(broken) >= LOSSES_ALLOWED or len(lost) >= TRIES:
                 log.error("job %s lost workers %s; not retried again", job.job_id, lost)
-                self.manager._fail(job, ErrorCode.PROBLEM_JOB,
-                                  f"The workers that ran this job stopped under it ({', '.join(broken or lost)}): "
-                                  "the job itself seems to break them, so it is not retried. Check its inputs "
-                                  "and model.")
+                self.manager.fail_job(job, ErrorCode.PROBLEM_JOB,
+                                      f"The workers that ran this job stopped under it ({', '.join(broken or lost)}): "
+                                      "the job itself seems to break them, so it is not retried. Check its inputs "
+                                      "and model.")
                 return
             log.warning("worker %s was lost running job %s; retrying it elsewhere", lost[-1], job.job_id)
             await self.manager.lanes.free()
@@ -76,8 +76,8 @@ class JobRunner:
                 return
 
     def no_workers(self, job: Job) -> None:
-        self.manager._fail(job, ErrorCode.NO_WORKERS, "No worker is connected to run this job; start one "
-                          "(`underpaint worker --cluster HOST:6379`) and submit it again.")
+        self.manager.fail_job(job, ErrorCode.NO_WORKERS, "No worker is connected to run this job; start one "
+                              "(`underpaint worker --cluster HOST:6379`) and submit it again.")
 
     async def _attempt(self, job: Job, lease: Lease, sent: set[int]) -> None:
         loop = asyncio.get_running_loop()
@@ -111,15 +111,15 @@ class JobRunner:
                 lost = True
                 raise
             except JobCancelled:
-                manager._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
+                manager.end_job(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
             except RequestError as exc:
-                manager._fail(job, exc.code, exc.message)
+                manager.fail_job(job, exc.code, exc.message)
             except EngineError as exc:
-                manager._fail(job, exc.code, exc.message)
+                manager.fail_job(job, exc.code, exc.message)
             except MemoryError:
-                manager._fail(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
+                manager.fail_job(job, ErrorCode.ENGINE_FAILED, "The engine ran out of memory; try a smaller selection.")
             else:
-                manager._finish(job, result)
+                manager.finish_job(job, result)
         finally:
             lease.release(lost)
         # What the job cost, the files not counted, and where it ran (a lost worker's attempt and an agent

@@ -167,16 +167,16 @@ class Trainings:
             if manager.closing:
                 return  # the agent is stopping: the next one resumes this training
             (folder / ENDED_FILE).write_text("cancelled\n", encoding="utf-8")
-            manager._end(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
+            manager.end_job(job, "cancelled", lambda seq: Cancelled(job_id=job.job_id, seq=seq))
             return
         except RequestError as exc:
             (folder / ENDED_FILE).write_text(f"{exc.code}\n", encoding="utf-8")
-            manager._fail(job, exc.code, exc.message)
+            manager.fail_job(job, exc.code, exc.message)
             return
         except Exception as exc:
             log.exception("training %s failed", job.job_id)
             (folder / ENDED_FILE).write_text("failed\n", encoding="utf-8")
-            manager._fail(job, ErrorCode.ENGINE_FAILED, f"The training failed: {exc}.")
+            manager.fail_job(job, ErrorCode.ENGINE_FAILED, f"The training failed: {exc}.")
             return
         (folder / ENDED_FILE).write_text("done\n", encoding="utf-8")
         recipe = _sample_recipe(checked, trained)
@@ -184,9 +184,9 @@ class Trainings:
                            report={key: str(path) for key, path in trained.report.items()},
                            steps=trained.trained.steps, seconds=trained.trained.seconds, device=trained.device,
                            last_loss=trained.trained.losses[-1], resumed_from=trained.trained.resumed_from)
-        manager._end(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=recipe, downloads=None,
-                                                   trained=info),
-                     recipe=recipe, files={"lora": info.file, **info.report})
+        manager.end_job(job, "done", lambda seq: Done(job_id=job.job_id, seq=seq, recipe=recipe, downloads=None,
+                                                      trained=info),
+                        recipe=recipe, files={"lora": info.file, **info.report})
 
     def _style(self, trained: TrainedLora, checked: Checked) -> Style:
         """The style of the new LoRA: its trigger word leads the prompt, the LoRA at weight 1, on its base."""
