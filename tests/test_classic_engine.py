@@ -201,15 +201,3 @@ def test_a_one_pixel_wide_hole_is_filled_and_nothing_else_moves() -> None:
     (filled,) = ClassicEngine().run(work, _ignore, CancelToken())
     assert np.array_equal(filled[mask == 0], _textured()[mask == 0])
     assert np.abs(filled[:, 100].astype(int) - _textured()[:, 100].astype(int)).mean() > 1
-
-
-
-def test_shift_maps_decoy_goes_beside_the_widest_known_margin_and_outside_the_holes_ring() -> None:
-    from underpaint.engines.classic.rough import SHIFTMAP_RING, _decoy_side
-
-    hole = np.zeros((60, 80), bool)
-    hole[10:20, 30:78] = True  # margins: bottom 40, left 30, top 10, right 2
-    assert _decoy_side(hole) == (0, 0)
-    hole = np.zeros((60, 80), bool)
-    hole[1:59, 1:78] = True  # every margin inside the ring: the widest (right, 2) is padded out of it
-    assert _decoy_side(hole) == (3, SHIFTMAP_RING - 2)

@@ -19,7 +19,7 @@ from underpaint.core import ErrorCode, Mode
 from underpaint.core.capabilities import EngineCapabilities
 from underpaint.engines.base import CancelToken, EngineError, ModellessEngine, ProgressSink, WorkItem
 from underpaint.engines.classic.rough import no_surroundings, rough_fill
-from underpaint.engines.classic.synthesis import covered, iterations, level_shapes, pyramid, rough_size, synthesize
+from underpaint.engines.classic.synthesis import covered, hole_levels, iterations, pyramid, rough_size, synthesize
 
 CAPABILITIES = EngineCapabilities(
     name="classic",
@@ -43,7 +43,7 @@ def steps_for(work: WorkItem) -> int:
     hole = work.mask > 0
     if not hole.any() or hole.all():
         return 2
-    return 2 + sum(iterations(level) for level in range(len(level_shapes(*hole.shape))))
+    return 2 + sum(iterations(level) for level in range(len(hole_levels(hole))))
 
 
 class ClassicEngine(ModellessEngine):

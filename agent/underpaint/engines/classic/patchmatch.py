@@ -17,13 +17,10 @@ nobody writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numba
 import numpy as np
 
-F = TypeVar("F", bound=Callable[..., Any])
+from underpaint.engines.classic.compiled import jit, parallel
 
 RADIUS = 3
 """Patch radius: 7x7 patches, big enough to carry grain and small structure."""
@@ -39,15 +36,6 @@ _ALL_THREADS: int = numba.get_num_threads()
 """numba's thread count before anyone lowers it: NUMBA_NUM_THREADS, by default one per core."""
 
 
-def _jit(function: F) -> F:
-    # cache: compile once per machine, not per process; nogil: the agent's event loop keeps running.
-    return cast(F, numba.njit(cache=True, nogil=True)(function))
-
-
-def _parallel(function: F) -> F:
-    return cast(F, numba.njit(cache=True, nogil=True, parallel=True)(function))
-
-
 def use_threads_for(targets: int) -> None:
     """Set how many threads this thread's next kernels use, for a level with `targets` targets."""
     numba.set_num_threads(_ALL_THREADS if targets >= PARALLEL_TARGETS else 1)
@@ -61,7 +49,7 @@ def bands(ty: np.ndarray) -> np.ndarray:
     return starts
 
 
-@_jit
+@jit
 def _hash(seed: int, index: int, draw: int) -> np.uint64:
     """A random 64-bit number, the same for the same (seed, index, draw) on any thread (splitmix64)."""
     z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(index) * np.uint64(0xBF58476D1CE4E5B9)
@@ -71,13 +59,13 @@ def _hash(seed: int, index: int, draw: int) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@_jit
+@jit
 def _pick(seed: int, index: int, draw: int, count: int) -> int:
     """A uniform integer in [0, count)."""
     return int(_hash(seed, index, draw) % np.uint64(count))
 
 
-@_jit
+@jit
 def _distance(
     target: np.ndarray, source: np.ndarray, ty: int, tx: int, sy: int, sx: int, radius: int, limit: float
 ) -> float:
@@ -93,7 +81,7 @@ def _distance(
     return total
 
 
-@_parallel
+@parallel
 def score(
     nnf: np.ndarray, cost: np.ndarray, target: np.ndarray, source: np.ndarray, ty: np.ndarray, tx: np.ndarray,
     radius: int,
@@ -104,7 +92,7 @@ def score(
         cost[y, x] = _distance(target, source, y, x, nnf[y, x, 0], nnf[y, x, 1], radius, np.inf)
 
 
-@_parallel
+@parallel
 def improve(
     nnf: np.ndarray, cost: np.ndarray, target: np.ndarray, source: np.ndarray, valid: np.ndarray,
     is_target: np.ndarray, ty: np.ndarray, tx: np.ndarray, starts: np.ndarray, radius: int, passes: int,
@@ -124,7 +112,7 @@ def improve(
                               radius, 1 if sweep % 2 == 0 else -1, seed * 31 + sweep, reach)
 
 
-@_jit
+@jit
 def _improve_band(
     nnf: np.ndarray, cost: np.ndarray, target: np.ndarray, source: np.ndarray, valid: np.ndarray,
     is_target: np.ndarray, ty: np.ndarray, tx: np.ndarray, first: int, end: int, radius: int, step: int,
@@ -157,7 +145,7 @@ def _improve_band(
         nnf[y, x, 0], nnf[y, x, 1], cost[y, x] = by, bx, best
 
 
-@_parallel
+@parallel
 def vote(
     estimate: np.ndarray, source: np.ndarray, nnf: np.ndarray, cost: np.ndarray, hole: np.ndarray,
     is_target: np.ndarray, hy: np.ndarray, hx: np.ndarray, radius: int, sigma2: float,
@@ -191,7 +179,7 @@ def vote(
                 estimate[qy, qx, c] = total[c] / weights
 
 
-@_parallel
+@parallel
 def random_field(nnf: np.ndarray, ty: np.ndarray, tx: np.ndarray, vy: np.ndarray, vx: np.ndarray, seed: int) -> None:
     """Point every target at a random source centre."""
     for i in numba.prange(ty.shape[0]):
@@ -199,7 +187,7 @@ def random_field(nnf: np.ndarray, ty: np.ndarray, tx: np.ndarray, vy: np.ndarray
         nnf[ty[i], tx[i], 0], nnf[ty[i], tx[i], 1] = vy[k], vx[k]
 
 
-@_jit
+@jit
 def copy_centres(
     estimate: np.ndarray, source: np.ndarray, nnf: np.ndarray, hole: np.ndarray, is_target: np.ndarray
 ) -> None:
@@ -217,7 +205,7 @@ def copy_centres(
                     estimate[y, x, c] = source[nnf[y, x, 0], nnf[y, x, 1], c]
 
 
-@_jit
+@jit
 def boundary_error(
     source: np.ndarray, nnf: np.ndarray, hole: np.ndarray, ty: np.ndarray, tx: np.ndarray, radius: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,15 @@ COARSE_SIDE = 160
 """Long side of the coarsest level, where PatchMatch starts from the rough fill."""
 
 ROUGH_SIDE = 112
-"""Long side at most of the rough fill. Shift-map's graph cut grows steeply with the hole (one
-hole: 0.6 s at 152 px, 0.1 s at 100 px) and was most of a large fill's time; the layout it
-decides survives the coarsest level's PatchMatch, which adds the detail back. At 80 px it lost
-layouts (seams and stray copies in bench/quality.py); at 112 px the figures held."""
+"""Long side at most of the rough fill. The layout it decides survives the coarsest level's
+PatchMatch, which adds the detail back; bench/quality.py's figures were better from 112 px than
+from the coarsest level itself (texture 0.82 against 0.87 off the original's, seeds 0-2)."""
+
+HOLE_BOUND = 1600
+"""Hole pixels at most at the coarsest level, where PatchMatch searches the whole image and the
+rough fill's graph cut runs: past COARSE_SIDE the pyramid halves on while the hole is larger, and
+the extra level rebuilds the detail. Most of the large holes' speed-up in docs/benchmarks.md, at
+the same quality figures; a 1000-pixel bound lost texture."""
 
 BAND = 16
 """Width (px) of the hole's edge band where the seam correction follows the error closely."""
@@ -57,22 +62,25 @@ class Level:
     """bool (h, w): True where pixels are made."""
 
 
-def level_shapes(height: int, width: int) -> list[tuple[int, int]]:
-    """(height, width) of each level from the working size down, halving until the long side
-    is at most COARSE_SIDE (or the short side too small for patches to see structure)."""
-    shapes = [(height, width)]
-    while max(shapes[-1]) > COARSE_SIDE and min(shapes[-1]) >= 4 * (2 * RADIUS + 1):
-        shapes.append((max(1, round(shapes[-1][0] / 2)), max(1, round(shapes[-1][1] / 2))))
-    return shapes
+def hole_levels(hole: np.ndarray) -> list[np.ndarray]:
+    """The hole at each level from the working size down, halving while the long side is over
+    COARSE_SIDE or the hole has over HOLE_BOUND pixels, until the short side is too small for
+    patches to see structure. Any hole pixel under a smaller pixel makes it a hole pixel."""
+    holes = [hole]
+    while min(holes[-1].shape) >= 4 * (2 * RADIUS + 1) and (
+        max(holes[-1].shape) > COARSE_SIDE or int(holes[-1].sum()) > HOLE_BOUND
+    ):
+        height, width = holes[-1].shape
+        holes.append(covered(holes[-1], (max(1, round(width / 2)), max(1, round(height / 2)))))
+    return holes
 
 
 def pyramid(image: np.ndarray, hole: np.ndarray) -> list[Level]:
-    """The levels of `level_shapes`, image area-averaged, hole covering any hole pixel below."""
+    """The levels of `hole_levels`, the image area-averaged."""
     levels = [Level(image.astype(np.float32), hole)]
-    for height, width in level_shapes(*hole.shape)[1:]:
-        size = (width, height)
-        small = cv2.resize(levels[-1].image, size, interpolation=cv2.INTER_AREA)
-        levels.append(Level(small, covered(levels[-1].hole, size)))
+    for small_hole in hole_levels(hole)[1:]:
+        small = cv2.resize(levels[-1].image, small_hole.shape[::-1], interpolation=cv2.INTER_AREA)
+        levels.append(Level(small, small_hole))
     return levels
 
 
