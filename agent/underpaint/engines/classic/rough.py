@@ -3,8 +3,8 @@
 Shift-map decides the layout well: which region continues where, and how
 edges cross the hole. Each seed crops the surroundings differently, prices the
 offsets differently and tries them in a different order, which changes the
-offsets found and picked and so gives a different, equally plausible fill. It runs only at the
-coarsest level, where it takes a fraction of a second.
+offsets found and picked and so gives a different, equally plausible fill.
+It runs only at the coarsest level, where it takes a fraction of a second.
 """
 
 from __future__ import annotations
