@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 
 from conftest import TOKEN, GatedEngine, make_settings
+from test_fairness import reply_to
 from underpaint.client.agent_client import AgentClient, Target
 from underpaint.core import Mode, Params, Rect, Size
 from underpaint.server.app import MANAGER
 from underpaint.server.serve import RunningAgent, start_agent
 from underpaint.wire.messages import Accepted, Error
 from users_support import IMAGE, MASK, SIDE, add_users, connect, submit
-
-
-async def answer(client: AgentClient, job_id: str) -> Accepted | Error:
-    while True:
-        message, _ = await client.next_event()
-        if isinstance(message, Accepted | Error) and message.job_id == job_id:
-            return message
 
 
 async def hold_the_engine(agent: RunningAgent, gated: GatedEngine) -> AgentClient:
@@ -55,7 +49,7 @@ async def test_users_take_turns_even_when_one_has_two_connections(tmp_path: Path
         plan = [(ann_ps, "a1"), (ann_ps, "a2"), (ann_figma, "a3"), (ben, "b1")]
         for client, job_id in plan:
             await submit(client, job_id)
-            assert isinstance(await answer(client, job_id), Accepted)
+            assert isinstance(await reply_to(client, job_id), Accepted)
         gated.open_fully()
         await asyncio.gather(holder.follow("hold"), ann_ps.follow_all(["a1", "a2"]), ann_figma.follow("a3"),
                              ben.follow("b1"))
@@ -76,10 +70,10 @@ async def test_a_user_at_max_queued_is_refused_from_any_connection(
     async with await connect(agent, tokens["ann"], "photoshop") as ann_ps, \
             await connect(agent, tokens["ann"], "figma") as ann_figma:
         await submit(ann_ps, "a1")
-        assert isinstance(await answer(ann_ps, "a1"), Accepted)
+        assert isinstance(await reply_to(ann_ps, "a1"), Accepted)
         for client, job_id in ((ann_ps, "a2"), (ann_figma, "a3")):
             await submit(client, job_id)
-            refused = await answer(client, job_id)
+            refused = await reply_to(client, job_id)
             assert isinstance(refused, Error) and (refused.code, refused.retryable) == ("user_queue_full", True)
     await holder.close()
 
@@ -90,9 +84,9 @@ async def test_another_user_still_queues_when_one_is_at_max_queued(
     holder = await hold_the_engine(agent, gated)
     async with await connect(agent, tokens["ann"]) as ann, await connect(agent, tokens["ben"]) as ben:
         await submit(ann, "a1")
-        assert isinstance(await answer(ann, "a1"), Accepted)
+        assert isinstance(await reply_to(ann, "a1"), Accepted)
         await submit(ben, "b1")
-        assert isinstance(await answer(ben, "b1"), Accepted)
+        assert isinstance(await reply_to(ben, "b1"), Accepted)
     await holder.close()
 
 

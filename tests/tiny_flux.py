@@ -26,7 +26,7 @@ from diffusers import (
 )
 from transformers import CLIPTextModel, T5Config, T5EncoderModel, T5Tokenizer
 
-from tiny_pipelines import TEXT_DIM, _text_config, make_tokenizer
+from tiny_pipelines import TEXT_DIM, _text_config, make_tokenizer, registered_once
 
 LATENT_CHANNELS = 4
 """FLUX's VAE has 16; the tiny one 4, packed 2x2 into the transformer's 16 input channels."""
@@ -154,12 +154,8 @@ def build_tiny_families(root: Path) -> Path:
     from tiny_sd3 import save_sd3
     from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
 
-    registry_path = root / "models.json"
-    if registry_path.is_file():
-        return registry_path
-    root.mkdir(parents=True, exist_ok=True)
-    registry = ModelRegistry(root / "models.tmp.json")
-    for name, save in {**FAMILY_MODELS, "sd3": save_sd3}.items():
-        registry.put(make_entry(name, save(root / name), native=NATIVE))
-    registry.path.rename(registry_path)
-    return registry_path
+    def register(registry: ModelRegistry) -> None:
+        for name, save in {**FAMILY_MODELS, "sd3": save_sd3}.items():
+            registry.put(make_entry(name, save(root / name), native=NATIVE))
+
+    return registered_once(root, register)

@@ -13,6 +13,7 @@ checkpoints, so tests load them through the loaders users use.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from diffusers import (
 )
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
 
 TEXT_DIM = 32
 BIGG_DIM = 48
@@ -277,14 +280,26 @@ def save_single_file(folder: Path, path: Path) -> Path:
 MODELS = ("sd15", "sd15-inpaint", "sd15-file", "sd2", "sd2-file", "sdxl", "sdxl-file")
 
 
-def build_tiny_models(root: Path) -> Path:
-    """Tiny models under `root`, registered in `root/models.json` (as `underpaint models add` does); idempotent."""
-    from underpaint.engines.diffusers.registry import ModelRegistry, make_entry
-
+def registered_once(root: Path, register: Callable[[ModelRegistry], None]) -> Path:
+    """`root/models.json`, filled by `register` the first time and read as it is after: the registry is written
+    under another name and renamed when complete, so a half-built set of models is never taken for a built one."""
     registry_path = root / "models.json"
     if registry_path.is_file():
         return registry_path
     root.mkdir(parents=True, exist_ok=True)
+    registry = ModelRegistry(root / "models.tmp.json")
+    register(registry)
+    registry.path.rename(registry_path)
+    return registry_path
+
+
+def build_tiny_models(root: Path) -> Path:
+    """Tiny models under `root`, registered in `root/models.json` (as `underpaint models add` does); idempotent."""
+    return registered_once(root, _register_tiny_models)
+
+
+def _register_tiny_models(registry: ModelRegistry) -> None:
+    root = registry.path.parent
     sd15 = save_sd15(root / "sd15")
     inpaint = save_sd15(root / "sd15-inpaint", inpaint=True)
     sd2 = save_sd2(root / "sd2")
@@ -293,7 +308,6 @@ def build_tiny_models(root: Path) -> Path:
     single = save_single_file(sd15, root / "checkpoints" / "model.safetensors")
     sd2_single = save_single_file(sd2, root / "checkpoints" / "sd2.safetensors")
     sdxl_single = save_single_file(sdxl, root / "checkpoints" / "sdxl.safetensors")
-    registry = ModelRegistry(root / "models.tmp.json")
     registry.put(make_entry("sd15", sd15, native=NATIVE))
     registry.put(make_entry("sd15-inpaint", inpaint, native=NATIVE))
     # Component configs and tokenizer from a folder of the same architecture, as a user would pass --config.
@@ -302,5 +316,3 @@ def build_tiny_models(root: Path) -> Path:
     registry.put(make_entry("sd2-file", sd2_single, native=NATIVE, config=str(sd2)))
     registry.put(make_entry("sdxl", sdxl, native=NATIVE))
     registry.put(make_entry("sdxl-file", sdxl_single, native=NATIVE, config=str(sdxl)))
-    registry.path.rename(registry_path)
-    return registry_path
