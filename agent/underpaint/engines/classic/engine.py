@@ -62,13 +62,25 @@ class ClassicEngine(ModellessEngine):
             )
         hole = work.mask > 0
         steps = steps_for(work)
+        # The pyramid and the rough fill's input are the same for every variant: made once per job.
+        start = _Start(work.image, hole) if hole.any() and not hole.all() else None
         for index, seed in enumerate(work.seeds):
-            yield _variant(work.image, hole, seed, index, steps, progress, cancel)
+            yield _variant(work.image, hole, start, seed, index, steps, progress, cancel)
+
+
+class _Start:
+    """What every variant of a job starts from: the pyramid, and the image and hole at the rough fill's size."""
+
+    def __init__(self, image: np.ndarray, hole: np.ndarray) -> None:
+        self.levels = pyramid(image, hole)
+        size = rough_size(*self.levels[-1].hole.shape)
+        self.small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        self.small_hole = covered(hole, size)
 
 
 def _variant(
-    image: np.ndarray, hole: np.ndarray, seed: int, index: int, steps: int, progress: ProgressSink,
-    cancel: CancelToken,
+    image: np.ndarray, hole: np.ndarray, start: _Start | None, seed: int, index: int, steps: int,
+    progress: ProgressSink, cancel: CancelToken,
 ) -> np.ndarray:
     cancel.raise_if_cancelled()
     done = 0
@@ -79,16 +91,13 @@ def _variant(
         progress(index, done, steps)
         cancel.raise_if_cancelled()
 
-    if not hole.any() or hole.all():
+    if start is None:
         filled = image.copy() if not hole.any() else no_surroundings(image, np.random.default_rng(seed))
         step()
     else:
-        levels = pyramid(image, hole)
-        size = rough_size(*levels[-1].hole.shape)
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        rough = rough_fill(small, covered(hole, size), seed)
+        rough = rough_fill(start.small, start.small_hole, seed)
         step()
-        made = synthesize(levels, rough.astype(np.float32), seed, step)
+        made = synthesize(start.levels, rough.astype(np.float32), seed, step)
         filled = image.copy()
         filled[hole] = np.clip(np.round(made[hole]), 0, 255).astype(np.uint8)
     progress(index, steps, steps)
